@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -103,12 +104,16 @@ def build_index(
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         building = store.index_root(data_dir) / f".building-{stamp}-{os.getpid()}"
         building.mkdir(parents=True)
-        _write_generation(building, kb, passages, vectors, embedder, fingerprint)
         generation = building.with_name(f"gen-{stamp}-{os.getpid()}")
-        if on_generation_written:
-            on_generation_written(building)
-        _verify(building, len(passages), embedder.dimension)
-        building.rename(generation)
+        try:
+            _write_generation(building, kb, passages, vectors, embedder, fingerprint)
+            if on_generation_written:
+                on_generation_written(building)
+            _verify(building, len(passages), embedder.dimension)
+            building.rename(generation)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)  # a killed process leaves it to the next publish
+            raise
         store.publish(data_dir, generation)
     return BuildReport(
         practices=len(kb.practices),

@@ -1,0 +1,65 @@
+"""All configuration, read once from the environment and ``.env`` and passed to whoever needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from index.embedding import DEFAULT_MODEL
+from index.search import RankingConfig
+
+_DEFAULT_RANKING = RankingConfig()
+
+
+def _env(name: str):
+    return Field(validation_alias=AliasChoices(name, name.lower()))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
+
+    knowledge_dir: Path = Field(Path("knowledge"), validation_alias=AliasChoices("PEERBOT_KNOWLEDGE_DIR", "knowledge_dir"))
+    data_dir: Path = Field(Path("data"), validation_alias=AliasChoices("PEERBOT_DATA_DIR", "data_dir"))
+    embedding_model: str = Field(DEFAULT_MODEL, validation_alias=AliasChoices("PEERBOT_EMBEDDING_MODEL", "embedding_model"))
+    top_k: int = Field(3, ge=1, le=10, validation_alias=AliasChoices("PEERBOT_TOP_K", "top_k"))
+    min_dense_score: float = Field(_DEFAULT_RANKING.min_dense_score, validation_alias=AliasChoices("PEERBOT_MIN_DENSE_SCORE", "min_dense_score"))
+    min_centred_score: float = Field(_DEFAULT_RANKING.min_centred_score, validation_alias=AliasChoices("PEERBOT_MIN_CENTRED_SCORE", "min_centred_score"))
+    log_level: str = Field("INFO", validation_alias=AliasChoices("PEERBOT_LOG_LEVEL", "log_level"))
+
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token"))
+    telegram_api_base: str = Field("https://api.telegram.org", validation_alias=AliasChoices("TELEGRAM_API_BASE", "telegram_api_base"))
+    # Telegram user ids; "*" in allowed_users lets everyone in.
+    allowed_users: Annotated[list[str], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_ALLOWED_USERS", "allowed_users"))
+    admins: Annotated[list[int], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_ADMINS", "admins"))
+    coordinators: Annotated[list[int], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_COORDINATORS", "coordinators"))
+
+    @field_validator("allowed_users", "admins", "coordinators", mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("allowed_users")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item != "*" and not str(item).lstrip("-").isdigit():
+                raise ValueError(f"'{item}' is not a Telegram user id (numbers separated by commas, or * for everyone)")
+        return [str(item) for item in value]
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"'{value}' is not a log level (DEBUG, INFO, WARNING, ERROR or CRITICAL)")
+        return value
+
+    def ranking(self) -> RankingConfig:
+        return _DEFAULT_RANKING.variant(min_dense_score=self.min_dense_score, min_centred_score=self.min_centred_score)

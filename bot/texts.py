@@ -1,0 +1,28 @@
+"""Interface texts: one YAML catalogue per language in bot/locales/, English as the fallback."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+LOCALES = Path(__file__).with_name("locales")
+LANGUAGES = ("en", "ar", "sl")
+
+
+@lru_cache(maxsize=None)
+def catalogue(language: str) -> dict[str, str]:
+    path = LOCALES / f"{language}.yaml"
+    if language not in LANGUAGES or not path.is_file():
+        return catalogue("en")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+class Texts:
+    def __init__(self, language: str):
+        self.language = language if language in LANGUAGES else "en"
+
+    def __call__(self, key: str, **values) -> str:
+        template = catalogue(self.language).get(key) or catalogue("en")[key]
+        return template.format(**values) if values else template

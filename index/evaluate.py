@@ -1,0 +1,109 @@
+"""Retrieval quality on a JSON-lines question file: Recall@k, MRR, nDCG@5, out-of-scope accuracy.
+
+Definitions (binary relevance, per question, then averaged):
+- recall@k = |relevant ∩ top k| / min(|relevant|, k)  (so a question with 3 relevant practices
+  can still score 1.0 at k=1 by finding one of them);
+- mrr = 1 / rank of the first relevant practice in the top 10 (0 if none);
+- ndcg@5 = DCG of the top 5 / ideal DCG;
+- no_answer_accuracy = share of out-of-scope questions (``"relevant": []``) flagged not confident;
+- answered_rate = share of in-scope questions flagged confident.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engine import Answer, Engine
+from .search import RankingConfig
+
+EVAL_DEPTH = 10
+
+
+class EvalFileError(ValueError):
+    pass
+
+
+@dataclass
+class Question:
+    question: str
+    lang: str
+    relevant: list[str]
+
+
+def read_questions(path: Path) -> list[Question]:
+    questions = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalFileError(f"{path}: cannot read ({exc})") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(Question(str(row["question"]), str(row.get("lang") or "und"), [str(r) for r in row.get("relevant", [])]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EvalFileError(
+                f'{path}:{number}: not a question line ({exc}); expected {{"question": str, "lang": str, "relevant": [ids]}}'
+            ) from exc
+    if not questions:
+        raise EvalFileError(f"{path}: no questions (one JSON object per line)")
+    return questions
+
+
+def score_question(ranked: list[str], relevant: list[str]) -> dict[str, float]:
+    rel = set(relevant)
+    first = next((i for i, pid in enumerate(ranked[:EVAL_DEPTH], 1) if pid in rel), None)
+    dcg = sum(1 / math.log2(i + 1) for i, pid in enumerate(ranked[:5], 1) if pid in rel)
+    ideal = sum(1 / math.log2(i + 1) for i in range(1, min(len(rel), 5) + 1))
+    return {
+        "recall@1": len(rel & set(ranked[:1])) / min(len(rel), 1),
+        "recall@3": len(rel & set(ranked[:3])) / min(len(rel), 3),
+        "recall@5": len(rel & set(ranked[:5])) / min(len(rel), 5),
+        "mrr": 1 / first if first else 0.0,
+        "ndcg@5": dcg / ideal,
+    }
+
+
+def summarise(questions: list[Question], answers: list[Answer]) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[tuple[Question, Answer]]] = {"all": []}
+    for q, a in zip(questions, answers):
+        groups["all"].append((q, a))
+        groups.setdefault(q.lang, []).append((q, a))
+    metrics = {}
+    for name, pairs in groups.items():
+        in_scope = [(q, a) for q, a in pairs if q.relevant]
+        out_scope = [(q, a) for q, a in pairs if not q.relevant]
+        row: dict[str, float] = {"questions": len(pairs), "in_scope": len(in_scope), "out_of_scope": len(out_scope)}
+        if in_scope:
+            scores = [score_question([r.id for r in a.results], q.relevant) for q, a in in_scope]
+            for key in scores[0]:
+                row[key] = round(sum(s[key] for s in scores) / len(scores), 4)
+            row["answered_rate"] = round(sum(a.confident for _, a in in_scope) / len(in_scope), 4)
+        if out_scope:
+            row["no_answer_accuracy"] = round(sum(not a.confident for _, a in out_scope) / len(out_scope), 4)
+        metrics[name] = row
+    return metrics
+
+
+def evaluate(engine: Engine, questions: list[Question], config: RankingConfig | None = None) -> tuple[dict, list[Answer]]:
+    answers = engine.ask_many([q.question for q in questions], top_k=EVAL_DEPTH, config=config)
+    return summarise(questions, answers), answers
+
+
+def report_json(questions: list[Question], answers: list[Answer], metrics: dict) -> dict:
+    return {
+        "metrics": metrics,
+        "questions": [
+            {
+                "question": q.question,
+                "lang": q.lang,
+                "confident": a.confident,
+                "results": [{"id": r.id, "score": round(r.hit.score, 4), "sources": [s["url"] for s in r.practice.sources]} for r in a.results],
+            }
+            for q, a in zip(questions, answers)
+        ],
+    }

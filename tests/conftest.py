@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.fake_embedder import HashEmbedder  # noqa: F401 - importing registers the "test-hash" embedder
+
+FIXTURE_KNOWLEDGE = Path(__file__).parent / "fixtures" / "knowledge"
+
+
+@pytest.fixture
+def knowledge(tmp_path: Path) -> Path:
+    """A private, writable copy of the test knowledge folder."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(FIXTURE_KNOWLEDGE, target)
+    return target
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def fake_embedder() -> HashEmbedder:
+    return HashEmbedder(64)
+
+
+@pytest.fixture
+def env(monkeypatch, knowledge: Path, data_dir: Path) -> dict[str, str]:
+    """Settings for CLI tests: the copied knowledge, a fresh data folder and the fast embedder."""
+    values = {
+        "PEERBOT_KNOWLEDGE_DIR": str(knowledge),
+        "PEERBOT_DATA_DIR": str(data_dir),
+        "PEERBOT_EMBEDDING_MODEL": "test-hash:64",
+    }
+    for name in ("TELEGRAM_BOT_TOKEN", "PEERBOT_ALLOWED_USERS", "PEERBOT_ADMINS", "PEERBOT_COORDINATORS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(knowledge.parent)  # no stray .env from the repo
+    return values
+
+
+@pytest.fixture(scope="session")
+def model_data_dir(tmp_path_factory) -> Path:
+    """One data folder per test session holding the converted default model (converted once)."""
+    from index.model_cache import ensure_default_model
+
+    folder = tmp_path_factory.mktemp("model-data")
+    ensure_default_model(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_embedder(model_data_dir: Path):
+    from index.embedding import DEFAULT_MODEL, load_embedder
+
+    return load_embedder(DEFAULT_MODEL, model_data_dir)
