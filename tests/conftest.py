@@ -35,6 +35,9 @@ def env(monkeypatch, knowledge: Path, data_dir: Path) -> dict[str, str]:
         "PEERBOT_KNOWLEDGE_DIR": str(knowledge),
         "PEERBOT_DATA_DIR": str(data_dir),
         "PEERBOT_EMBEDDING_MODEL": "test-hash:64",
+        # The hash embedder's cosines are lower than e5's; these keep "confident" meaningful for it.
+        "PEERBOT_MIN_DENSE_SCORE": "0.25",
+        "PEERBOT_MIN_CENTRED_SCORE": "0.05",
     }
     for name in ("TELEGRAM_BOT_TOKEN", "PEERBOT_ALLOWED_USERS", "PEERBOT_ADMINS", "PEERBOT_COORDINATORS"):
         monkeypatch.delenv(name, raising=False)

