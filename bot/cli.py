@@ -23,18 +23,21 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj
 
 
+def _embedder(settings: Settings):
+    from index.embedding import load_embedder
+
+    try:
+        return load_embedder(settings.embedding_model, settings.models_path)
+    except Exception as exc:  # noqa: BLE001 - any failure here has one fix: the model setting
+        raise click.ClickException(str(exc)) from None
+
+
 def _engine(settings: Settings, refresh: bool = True):
     """The engine over an index that matches the knowledge folder (built or refreshed if needed)."""
     from index.build import BuildBusy, KnowledgeInvalid
-    from index.embedding import load_embedder
     from index.engine import Engine
-    from index.search import IndexCorrupt, IndexMissing
 
-    try:
-        embedder = load_embedder(settings.embedding_model, settings.data_dir)
-    except Exception as exc:  # noqa: BLE001 - any failure here has one fix: the model setting
-        raise click.ClickException(str(exc)) from None
-    engine = Engine(embedder, settings.data_dir, settings.knowledge_dir, settings.ranking(), settings.top_k)
+    engine = Engine(_embedder(settings), settings.data_dir, settings.knowledge_dir, settings.ranking(), settings.top_k)
     if refresh:
         try:
             report = engine.rebuild()
@@ -46,9 +49,7 @@ def _engine(settings: Settings, refresh: bool = True):
             pass
     try:
         engine.reload()
-    except (IndexMissing, IndexCorrupt) as exc:
-        raise click.ClickException(str(exc)) from None
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # missing or damaged index, or one built by another model: the message says what to run
         raise click.ClickException(str(exc)) from None
     return engine
 
@@ -103,13 +104,9 @@ def index(ctx: click.Context, force: bool) -> None:
     and swapped in at once. If any knowledge file has a problem nothing changes.
     """
     from index.build import BuildBusy, KnowledgeInvalid, build_index
-    from index.embedding import load_embedder
 
     settings = _settings(ctx)
-    try:
-        embedder = load_embedder(settings.embedding_model, settings.data_dir)
-    except Exception as exc:  # noqa: BLE001
-        raise click.ClickException(str(exc)) from None
+    embedder = _embedder(settings)
     try:
         report = build_index(settings.knowledge_dir, settings.data_dir, embedder, force=force)
     except KnowledgeInvalid as exc:

