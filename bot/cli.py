@@ -152,14 +152,16 @@ def ask(ctx: click.Context, question: str, top: int | None, as_json: bool) -> No
 @main.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and per-question results as one JSON object.")
+@click.option("--compare", is_flag=True, help="Compare BM25 only, dense only, hybrid and centring side by side (Markdown table).")
 @click.pass_context
-def eval_command(ctx: click.Context, file: Path, as_json: bool) -> None:
+def eval_command(ctx: click.Context, file: Path, as_json: bool, compare: bool) -> None:
     """Measure retrieval quality on a JSON-lines question file.
 
     \b
     Example:
         peerbot eval tests/eval/questions.jsonl
     Each line: {"question": "...", "lang": "en", "relevant": ["practice-id", ...]};
+    --compare prints BM25 only, dense only, hybrid and centring side by side.
     "relevant": [] marks a question the knowledge cannot answer (it should not be confident).
     """
     from index.evaluate import EvalFileError, evaluate, read_questions, report_json
@@ -169,6 +171,12 @@ def eval_command(ctx: click.Context, file: Path, as_json: bool) -> None:
     except EvalFileError as exc:
         raise click.ClickException(str(exc)) from None
     engine = _engine(_settings(ctx))
+    if compare:
+        from index.evaluate import compare as compare_variants, comparison_variants
+
+        table = compare_variants(engine, questions, comparison_variants(engine.config))
+        click.echo(json.dumps(table, ensure_ascii=False) if as_json else format_comparison(table))
+        return
     metrics, answers = evaluate(engine, questions)
     if as_json:
         click.echo(json.dumps(report_json(questions, answers, metrics), ensure_ascii=False))
@@ -185,6 +193,22 @@ def format_metrics(metrics: dict) -> str:
     for lang, row in metrics.items():
         cells = "".join(f"{_cell(row.get(c)):>20}" for c in METRIC_COLUMNS)
         lines.append(f"{lang:<6}{cells}")
+    return "\n".join(lines)
+
+
+COMPARE_COLUMNS = ("recall@1", "recall@3", "mrr", "ndcg@5")
+
+
+def format_comparison(table: dict[str, dict]) -> str:
+    """A Markdown table: one row per approach and language, plus out-of-scope handling."""
+    lines = [
+        "| approach | lang | " + " | ".join(COMPARE_COLUMNS) + " | answered | no-answer |",
+        "|---|---|" + "---:|" * (len(COMPARE_COLUMNS) + 2),
+    ]
+    for name, metrics in table.items():
+        for lang, row in metrics.items():
+            cells = " | ".join(_cell(row.get(c)) for c in (*COMPARE_COLUMNS, "answered_rate", "no_answer_accuracy"))
+            lines.append(f"| {name} | {lang} | {cells} |")
     return "\n".join(lines)
 
 

@@ -1,8 +1,8 @@
 """Retrieval quality on a JSON-lines question file: Recall@k, MRR, nDCG@5, out-of-scope accuracy.
 
 Definitions (binary relevance, per question, then averaged):
-- recall@k = |relevant ∩ top k| / min(|relevant|, k)  (so a question with 3 relevant practices
-  can still score 1.0 at k=1 by finding one of them);
+- recall@k = 1 when at least one relevant practice is in the top k, else 0 (an official is
+  served by one good example in the cards they see; nDCG@5 rewards finding several);
 - mrr = 1 / rank of the first relevant practice in the top 10 (0 if none);
 - ndcg@5 = DCG of the top 5 / ideal DCG;
 - no_answer_accuracy = share of out-of-scope questions (``"relevant": []``) flagged not confident;
@@ -60,9 +60,9 @@ def score_question(ranked: list[str], relevant: list[str]) -> dict[str, float]:
     dcg = sum(1 / math.log2(i + 1) for i, pid in enumerate(ranked[:5], 1) if pid in rel)
     ideal = sum(1 / math.log2(i + 1) for i in range(1, min(len(rel), 5) + 1))
     return {
-        "recall@1": len(rel & set(ranked[:1])) / min(len(rel), 1),
-        "recall@3": len(rel & set(ranked[:3])) / min(len(rel), 3),
-        "recall@5": len(rel & set(ranked[:5])) / min(len(rel), 5),
+        "recall@1": float(bool(rel & set(ranked[:1]))),
+        "recall@3": float(bool(rel & set(ranked[:3]))),
+        "recall@5": float(bool(rel & set(ranked[:5]))),
         "mrr": 1 / first if first else 0.0,
         "ndcg@5": dcg / ideal,
     }
@@ -92,6 +92,27 @@ def summarise(questions: list[Question], answers: list[Answer]) -> dict[str, dic
 def evaluate(engine: Engine, questions: list[Question], config: RankingConfig | None = None) -> tuple[dict, list[Answer]]:
     answers = engine.ask_many([q.question for q in questions], top_k=EVAL_DEPTH, config=config)
     return summarise(questions, answers), answers
+
+
+# The approaches compared side by side by `peerbot eval --compare` (docs/quality.md).
+def comparison_variants(base: RankingConfig) -> dict[str, RankingConfig]:
+    return {
+        "bm25 only": base.variant(dense=False, centring=False),
+        "dense only": base.variant(lexical=False, centring=False),
+        "dense + centring": base.variant(lexical=False),
+        "hybrid": base.variant(centring=False),
+        "hybrid + centring (default)": base,
+    }
+
+
+def compare(engine: Engine, questions: list[Question], variants: dict[str, RankingConfig]) -> dict[str, dict]:
+    """Every variant on the same questions and the same query vectors, in one run."""
+    vectors = engine.embedder.encode_queries([q.question for q in questions])
+    results = {}
+    for name, config in variants.items():
+        answers = [engine.answer_with_vector(q.question, v, EVAL_DEPTH, config=config) for q, v in zip(questions, vectors)]
+        results[name] = summarise(questions, answers)
+    return results
 
 
 def report_json(questions: list[Question], answers: list[Answer], metrics: dict) -> dict:
