@@ -44,7 +44,7 @@ def cards(answer: Answer, language: str, start: int = 1) -> list[Card]:
 def render_plain(answer: Answer, language: str) -> str:
     texts = Texts(language)
     if answer.filtered_out:
-        return texts("filtered_out", filter="")
+        return texts("filtered_out", filter=answer.filters.describe() if answer.filters else "")
     if not answer.confident or not answer.results:
         return texts("no_match")
     lines = [texts("results_intro"), ""]

@@ -10,6 +10,7 @@ from pathlib import Path
 from .build import BuildReport, build_index
 from .embedding import Embedder
 from .language import detect_language
+from .query_filters import filters_from_question
 from .search import Filters, Hit, RankingConfig, SearchIndex
 
 
@@ -49,6 +50,7 @@ class Answer:
     confident: bool
     results: list[Result]
     filtered_out: bool = False
+    filters: Filters | None = None  # what restricted the answer (given, or read from the question)
     seconds: float = 0.0
     diagnostics: dict = field(default_factory=dict)
 
@@ -102,8 +104,11 @@ class Engine:
 
     def answer_with_vector(self, question, vector, top_k=None, filters=None, language=None, config=None, started=None) -> Answer:
         index = self.index
+        config = config or self.config
         language = language or detect_language(question)
-        ranking = index.rank(question, vector, language, config or self.config, top_k or self.top_k, filters)
+        if filters is None and config.place_filters:
+            filters = filters_from_question(question, index)
+        ranking = index.rank(question, vector, language, config, top_k or self.top_k, filters)
         results = [Result(hit, hit.practice.text("title", language), hit.passage.text) for hit in ranking.hits]
         elapsed = time.perf_counter() - started if started else 0.0
         return Answer(
@@ -112,6 +117,7 @@ class Engine:
             ranking.confident,
             results,
             filtered_out=ranking.filtered_out,
+            filters=filters,
             seconds=elapsed,
             diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred},
         )

@@ -45,6 +45,7 @@ class RankingConfig:
     # sit in a narrow band, so neither value means anything for another model.
     min_dense_score: float = 0.84
     min_centred_score: float = 0.04
+    place_filters: bool = True  # a municipality named in the question restricts the answer
 
     def variant(self, **changes) -> "RankingConfig":
         return replace(self, **changes)
@@ -87,6 +88,9 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.municipalities or self.topics or self.target_groups)
+
+    def describe(self) -> str:
+        return ", ".join(sorted(self.municipalities) + sorted(self.topics) + sorted(self.target_groups))
 
     def allows(self, practice: PracticeRecord) -> bool:
         meta = practice.meta

@@ -120,3 +120,44 @@ def test_lexical_normalisation_folds_diacritics_and_arabic_forms():
     assert normalise_arabic("مُدَرِّسَة إِلى") == "مدرسه الي"
     assert lexical_tokens("المساعدة للمسنين") == lexical_tokens("مساعده مسنين")
     assert lexical_tokens("Volunteers volunteering") == ["volunt", "volunt"]
+
+
+@pytest.mark.parametrize(
+    "question, places",
+    [
+        ("What did Hrastnik do for companies?", {"Hrastnik"}),
+        ("Kaj so naredili v Kočevju za starejše?", {"Kočevje"}),
+        ("Kako so v Črni na Koroškem ravnali z maskami?", {"Črna na Koroškem"}),
+        ("Crna na Koroskem", {"Črna na Koroškem"}),
+        ("Compare Koper and Kranj", {"Koper", "Kranj"}),
+        ("Mirno so sedeli doma", set()),  # a common word, not the place Mirna: not capitalised mid-sentence, not the whole name
+        ("How did towns help older people?", set()),
+        ("ماذا فعلت Hrastnik للشركات؟", {"Hrastnik"}),
+    ],
+)
+def test_places_named_in_the_question(question: str, places: set[str]):
+    from index.query_filters import mentioned_places
+
+    known = ["Kočevje", "Hrastnik", "Črna na Koroškem", "Koper", "Kranj", "Mirna", "Tolmin"]
+    assert mentioned_places(question, known) == places
+
+
+def test_a_place_in_the_question_restricts_the_answer(engine: Engine):
+    answer = engine.ask("What did Hrastnik do to help?", top_k=5)
+    assert {r.practice.municipality for r in answer.results} == {"Hrastnik"}
+    assert answer.filters is not None and answer.filters.municipalities == {"Hrastnik"}
+    unrestricted = engine.ask("What did Hrastnik do to help?", top_k=5, config=RankingConfig(place_filters=False))
+    assert len({r.practice.municipality for r in unrestricted.results}) > 1
+
+
+def test_national_practices_are_not_a_place_filter(engine: Engine):
+    # "Slovenia" is the municipality field of national measures, not a place an official filters by.
+    answer = engine.ask("What did Slovenia do for psychological support?", top_k=5)
+    assert answer.filters is None
+
+
+def test_an_explicit_filter_with_no_match_says_so_in_the_reply(engine: Engine):
+    from bot.reply import render_plain
+
+    answer = engine.ask("help", filters=Filters(municipalities=frozenset({"Basra"})))
+    assert render_plain(answer, "en") == "No practice matches that filter (Basra). Remove it or choose another one."
