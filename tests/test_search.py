@@ -161,3 +161,14 @@ def test_an_explicit_filter_with_no_match_says_so_in_the_reply(engine: Engine):
 
     answer = engine.ask("help", filters=Filters(municipalities=frozenset({"Basra"})))
     assert render_plain(answer, "en") == "No practice matches that filter (Basra). Remove it or choose another one."
+
+
+def test_confidence_ignores_the_curators_lessons_sections(engine: Engine):
+    question = "existing billing relationship can replace cash payments"
+    answer = engine.ask(question, top_k=1)
+    assert answer.results[0].hit.passage.heading == "Lessons for Basra"  # it still ranks
+    index = engine.index
+    scores = index.matrix @ engine.embedder.encode_queries([question])[0]
+    evidence = [s for s, p in zip(scores, index.passages) if p.heading != "Lessons for Basra"]
+    assert answer.diagnostics["top_dense"] == pytest.approx(max(evidence), abs=1e-5)
+    assert answer.diagnostics["top_dense"] < max(scores)
