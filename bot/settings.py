@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     allowed_users: Annotated[list[str], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_ALLOWED_USERS", "allowed_users"))
     admins: Annotated[list[int], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_ADMINS", "admins"))
     coordinators: Annotated[list[int], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_COORDINATORS", "coordinators"))
+    # Messages and button presses per user per minute; more get a friendly "please wait".
+    rate_limit_per_minute: int = Field(20, ge=1, validation_alias=AliasChoices("PEERBOT_RATE_LIMIT", "rate_limit_per_minute"))
 
     @field_validator("allowed_users", "admins", "coordinators", mode="before")
     @classmethod

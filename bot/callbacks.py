@@ -1,0 +1,83 @@
+"""Inline-button data: short, typed, and never trusted.
+
+Telegram returns callback data exactly as the bot sent it, but anyone can forge an update with
+any data, so a press carries no authority: every handler re-checks the presser's role and
+re-validates every id against the database or the live index. This module only guarantees
+the shape (and the 64-byte limit): ``parse`` accepts exactly the forms ``encode`` makes.
+
+Practice ids can be 80 characters long, more than callback data allows, so buttons carry a
+short digest of the id and the handler looks it up in the live index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+MAX_BYTES = 64
+
+MORE = "m"  # m:<question id>:<results already shown>
+FULL = "p"  # p:<practice digest>:<language>
+SOURCES = "s"  # s:<practice digest>:<language>
+FEEDBACK = "fb"  # fb:<question id>:<u|d>
+TOPICS = "tl"  # tl:<language>
+TOPIC = "t"  # t:<topic key>:<offset>:<language>
+LANGUAGE = "l"  # l:<language>
+REQUEST_ACCESS = "ra"  # ra:<language of the refusal>
+APPROVE = "ap"  # ap:<user id>
+DENY = "dn"  # dn:<user id>
+PUBLISH = "pub"  # pub:<upload id>
+CANCEL = "cx"  # cx:<upload id>
+
+_NUMBER = r"(0|[1-9][0-9]{0,11})"
+_DIGEST = r"([0-9a-f]{12})"
+_LANG = r"([a-z]{2})"  # the language the view was shown in, so the next view follows it
+_FORMS = {
+    MORE: re.compile(rf"m:{_NUMBER}:{_NUMBER}"),
+    FULL: re.compile(rf"p:{_DIGEST}:{_LANG}"),
+    SOURCES: re.compile(rf"s:{_DIGEST}:{_LANG}"),
+    FEEDBACK: re.compile(rf"fb:{_NUMBER}:([ud])"),
+    TOPICS: re.compile(rf"tl:{_LANG}"),
+    TOPIC: re.compile(rf"t:([a-z0-9]+(?:-[a-z0-9]+)*):{_NUMBER}:{_LANG}"),
+    LANGUAGE: re.compile(rf"l:{_LANG}"),
+    REQUEST_ACCESS: re.compile(rf"ra:{_LANG}"),
+    APPROVE: re.compile(rf"ap:{_NUMBER}"),
+    DENY: re.compile(rf"dn:{_NUMBER}"),
+    PUBLISH: re.compile(rf"pub:{_NUMBER}"),
+    CANCEL: re.compile(rf"cx:{_NUMBER}"),
+}
+
+
+@dataclass(frozen=True)
+class Callback:
+    action: str
+    args: tuple[str, ...]
+
+    def number(self, position: int = 0) -> int:
+        return int(self.args[position])
+
+
+def digest(practice_id: str) -> str:
+    return hashlib.sha256(practice_id.encode("utf-8")).hexdigest()[:12]
+
+
+def encode(action: str, *args: object) -> str:
+    data = ":".join([action, *map(str, args)])
+    if len(data.encode("utf-8")) > MAX_BYTES or parse(data) is None:
+        raise ValueError(f"bad callback data {data!r}")
+    return data
+
+
+def parse(data: str | None) -> Callback | None:
+    if not data or len(data.encode("utf-8")) > MAX_BYTES:
+        return None
+    action = data.split(":", 1)[0]
+    form = _FORMS.get(action)
+    match = form.fullmatch(data) if form else None
+    return Callback(action, match.groups()) if match else None
+
+
+def pattern(action: str):
+    """A CallbackQueryHandler pattern selecting one action (the handler still validates)."""
+    return lambda data: isinstance(data, str) and (parsed := parse(data)) is not None and parsed.action == action

@@ -1,0 +1,185 @@
+"""What every handler shares: the services in ``bot_data``, the reply language, sending HTML
+replies under Telegram's limit, "typing…" while the engine works, and running blocking work
+(engine calls, index builds) off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update, User
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from index.engine import Engine
+from index.language import detect_language
+
+from .access import Access
+from .database import BotDatabase
+from .reply import split_messages
+from .settings import Settings
+from .texts import LANGUAGES
+from .ui import UI
+
+log = logging.getLogger(__name__)
+
+SERVICES = "services"
+TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 seconds per chat action
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class UserRateLimit:
+    """At most ``limit`` updates per user in any ``window`` seconds; one warning per window."""
+
+    def __init__(self, limit: int, window: float = 60.0, clock=time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._hits: dict[int, deque[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    def hit(self, user_id: int) -> float | None:
+        """Record an update; None if allowed, else the seconds until the next one is."""
+        now = self.clock()
+        hits = self._hits.setdefault(user_id, deque())
+        while hits and now - hits[0] >= self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return max(1.0, self.window - (now - hits[0]))
+        hits.append(now)
+        return None
+
+    def should_warn(self, user_id: int) -> bool:
+        now = self.clock()
+        if now - self._warned.get(user_id, -self.window) >= self.window:
+            self._warned[user_id] = now
+            return True
+        return False
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    db: BotDatabase
+    access: Access
+    rate: UserRateLimit
+    started: float = field(default_factory=time.monotonic)
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="peerbot-engine"))
+    # One change of the knowledge folder + rebuild at a time (publish, remove, reindex).
+    knowledge_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def blocking(self, function, /, *args, **kwargs):
+        """Run CPU-bound or disk-bound work (engine, index build) in the worker threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, partial(function, *args, **kwargs))
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.bot_data[SERVICES]
+
+
+# -- languages ---------------------------------------------------------------------------
+
+def telegram_language(user: User | None) -> str | None:
+    code = (user.language_code or "")[:2].lower() if user else ""
+    return code if code in LANGUAGES else None
+
+
+def interface_language(s: Services, user: User | None) -> str:
+    """For texts that answer no question: the chosen language, else Telegram's, else English."""
+    return (user and s.db.language(user.id)) or telegram_language(user) or "en"
+
+
+def question_language(question: str) -> str | None:
+    """The detected language, or None when the text has no letters to detect it from."""
+    return detect_language(question) if any(c.isalpha() for c in question) else None
+
+
+def reply_language(s: Services, user: User | None, detected: str | None) -> str:
+    """Chosen with /language, else the question's language, else Telegram's, else English."""
+    chosen = user and s.db.language(user.id)
+    if chosen:
+        return chosen
+    if detected in LANGUAGES:
+        return detected
+    return telegram_language(user) or "en"
+
+
+def ui_for(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> UI:
+    return UI(interface_language(services(context), user))
+
+
+# -- sending -----------------------------------------------------------------------------
+
+async def send_html(
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    blocks: list[str] | str,
+    markup: InlineKeyboardMarkup | None = None,
+    reply_to: Message | None = None,
+) -> list[Message]:
+    """Send HTML blocks as few messages as fit Telegram's limit; buttons go on the last one."""
+    messages = split_messages([blocks] if isinstance(blocks, str) else blocks)
+    sent = []
+    for i, text in enumerate(messages):
+        last = i == len(messages) - 1
+        sent.append(
+            await context.bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if last else None,
+                link_preview_options=NO_PREVIEW,
+                reply_parameters=_quote(reply_to) if i == 0 else None,
+            )
+        )
+    return sent
+
+
+async def reply_html(update: Update, context: ContextTypes.DEFAULT_TYPE, blocks: list[str] | str, markup: InlineKeyboardMarkup | None = None) -> list[Message]:
+    """Answer in the chat of the update; in groups as a reply to the message being answered."""
+    message = update.effective_message
+    return await send_html(context, update.effective_chat.id, blocks, markup, reply_to=message if update.message else None)
+
+
+def _quote(message: Message | None) -> ReplyParameters | None:
+    if message is None or message.chat.type == ChatType.PRIVATE:
+        return None
+    return ReplyParameters(message.message_id, allow_sending_without_reply=True)
+
+
+@asynccontextmanager
+async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int):
+    """Show "typing…" now and every few seconds until the block ends."""
+
+    async def action() -> None:
+        try:
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as exc:  # cosmetic: never fail a reply because of it
+            log.debug("chat action failed: %s", exc)
+
+    async def keep_typing() -> None:
+        while True:
+            await asyncio.sleep(TYPING_EVERY)
+            await action()
+
+    await action()
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+async def answer_query(update: Update, text: str | None = None, alert: bool = False) -> None:
+    """Answer a callback query once; a failure (already answered, too old) is not an error."""
+    try:
+        await update.callback_query.answer(text, show_alert=alert)
+    except TelegramError as exc:
+        log.debug("answering a callback query failed: %s", exc)

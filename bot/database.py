@@ -1,0 +1,256 @@
+"""The bot's own SQLite database (``<data_dir>/peerbot.db``): access decisions, language choices,
+the question log (which doubles as the knowledge-gap log), feedback and pending uploads.
+
+The schema is made only by the numbered migrations below (the pattern of index/store.py); the
+database runs in WAL mode so the index builder and readers never block each other for long.
+One connection, shared by the event loop and worker threads, guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+DB_NAME = "peerbot.db"
+
+PENDING, APPROVED, DENIED = "pending", "approved", "denied"
+UPLOAD_PENDING, UPLOAD_PUBLISHING, UPLOAD_PUBLISHED, UPLOAD_CANCELLED, UPLOAD_FAILED = (
+    "pending", "publishing", "published", "cancelled", "failed",
+)
+
+migrations = Migrations("peerbot-bot")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["users"].create(
+        {
+            "user_id": int, "status": str, "first_name": str, "username": str, "language_code": str,
+            "requested_at": str, "decided_by": int, "decided_at": str,
+        },
+        pk="user_id",
+    )
+    db["preferences"].create({"user_id": int, "language": str, "updated_at": str}, pk="user_id")
+    db["questions"].create(
+        {
+            "id": int, "user_id": int, "chat_id": int, "question": str, "language": str, "reply_language": str,
+            "results": str, "scores": str, "confident": int, "latency_ms": float, "asked_at": str, "day": str,
+        },
+        pk="id",
+    )
+    db["questions"].create_index(["day"])
+    db["questions"].create_index(["confident"])
+    db["feedback"].create(
+        {"question_id": int, "user_id": int, "value": int, "at": str},
+        pk=("question_id", "user_id"),
+        foreign_keys=[("question_id", "questions", "id")],
+    )
+    db["uploads"].create(
+        {
+            "id": int, "user_id": int, "file_name": str, "relative_path": str, "practice_id": str,
+            "content": bytes, "status": str, "created_at": str, "finished_at": str, "detail": str,
+        },
+        pk="id",
+    )
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    id: int
+    user_id: int
+    chat_id: int
+    question: str
+    language: str
+    reply_language: str
+    results: list[str]
+    confident: bool
+
+
+@dataclass(frozen=True)
+class UploadRow:
+    id: int
+    user_id: int
+    file_name: str
+    relative_path: str
+    practice_id: str
+    content: bytes
+    status: str
+    created_at: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _stamp(moment: datetime | None = None) -> str:
+    return (moment or _now()).isoformat(timespec="seconds")
+
+
+class BotDatabase:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False, timeout=30))
+        self.db.enable_wal()
+        migrations.apply(self.db)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> "BotDatabase":
+        return cls(Path(data_dir) / DB_NAME)
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def _one(self, sql: str, params: list | tuple = ()) -> dict | None:
+        with self._lock:
+            rows = list(self.db.query(sql, params))
+        return rows[0] if rows else None
+
+    def _all(self, sql: str, params: list | tuple = ()) -> list[dict]:
+        with self._lock:
+            return list(self.db.query(sql, params))
+
+    def _write(self, sql: str, params: list | tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self.db.execute(sql, params)
+
+    # -- access -------------------------------------------------------------------------
+
+    def user_status(self, user_id: int) -> str | None:
+        row = self._one("select status from users where user_id = ?", [user_id])
+        return row["status"] if row else None
+
+    def user(self, user_id: int) -> dict | None:
+        return self._one("select * from users where user_id = ?", [user_id])
+
+    def request_access(self, user_id: int, first_name: str, username: str | None, language_code: str | None) -> bool:
+        """Record a pending request; False when the user already has a request or a decision."""
+        with self._lock:
+            cursor = self.db.execute(
+                "insert or ignore into users (user_id, status, first_name, username, language_code, requested_at) values (?, ?, ?, ?, ?, ?)",
+                [user_id, PENDING, first_name, username, language_code, _stamp()],
+            )
+            return cursor.rowcount == 1
+
+    def decide(self, user_id: int, status: str, admin_id: int) -> bool:
+        """Approve or deny a pending request; False when it was already decided (or never made)."""
+        if status not in (APPROVED, DENIED):
+            raise ValueError(status)
+        cursor = self._write(
+            "update users set status = ?, decided_by = ?, decided_at = ? where user_id = ? and status = ?",
+            [status, admin_id, _stamp(), user_id, PENDING],
+        )
+        return cursor.rowcount == 1
+
+    # -- preferences --------------------------------------------------------------------
+
+    def language(self, user_id: int) -> str | None:
+        row = self._one("select language from preferences where user_id = ?", [user_id])
+        return row["language"] if row else None
+
+    def set_language(self, user_id: int, language: str) -> None:
+        self._write(
+            "insert into preferences (user_id, language, updated_at) values (?, ?, ?) "
+            "on conflict(user_id) do update set language = excluded.language, updated_at = excluded.updated_at",
+            [user_id, language, _stamp()],
+        )
+
+    # -- question log -------------------------------------------------------------------
+
+    def log_question(
+        self, user_id: int, chat_id: int, question: str, language: str, reply_language: str,
+        results: list[str], scores: list[float], confident: bool, latency_ms: float,
+    ) -> int:
+        now = _now()
+        cursor = self._write(
+            "insert into questions (user_id, chat_id, question, language, reply_language, results, scores, confident, latency_ms, asked_at, day) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [user_id, chat_id, question, language, reply_language, json.dumps(results), json.dumps([round(s, 4) for s in scores]),
+             int(confident), round(latency_ms, 1), _stamp(now), now.date().isoformat()],
+        )
+        return int(cursor.lastrowid)
+
+    def question(self, question_id: int) -> QuestionRow | None:
+        row = self._one("select * from questions where id = ?", [question_id])
+        if row is None:
+            return None
+        return QuestionRow(row["id"], row["user_id"], row["chat_id"], row["question"], row["language"],
+                           row["reply_language"], json.loads(row["results"]), bool(row["confident"]))
+
+    def add_feedback(self, question_id: int, user_id: int, value: int) -> None:
+        self._write(
+            "insert into feedback (question_id, user_id, value, at) values (?, ?, ?, ?) "
+            "on conflict(question_id, user_id) do update set value = excluded.value, at = excluded.at",
+            [question_id, user_id, 1 if value > 0 else -1, _stamp()],
+        )
+
+    def feedback(self, question_id: int) -> dict[int, int]:
+        return {r["user_id"]: r["value"] for r in self._all("select user_id, value from feedback where question_id = ?", [question_id])}
+
+    def gaps(self, limit: int = 10) -> list[dict]:
+        """Most frequent questions without a confident answer (case and spacing folded)."""
+        return self._all(
+            "select lower(trim(question)) as folded, min(question) as question, count(*) as count, "
+            "max(asked_at) as last_asked, group_concat(distinct language) as languages "
+            "from questions where confident = 0 group by folded order by count desc, last_asked desc limit ?",
+            [limit],
+        )
+
+    def stats(self, days: int = 14) -> dict:
+        since = (_now() - timedelta(days=days - 1)).date().isoformat()
+        per_day = self._all("select day, count(*) as count from questions where day >= ? group by day order by day", [since])
+        languages = self._all("select language, count(*) as count from questions group by language order by count desc, language")
+        totals = self._one("select count(*) as total, coalesce(sum(confident), 0) as confident from questions") or {}
+        feedback = self._one(
+            "select coalesce(sum(value > 0), 0) as up, coalesce(sum(value < 0), 0) as down from feedback"
+        ) or {}
+        return {
+            "per_day": [(r["day"], r["count"]) for r in per_day],
+            "languages": [(r["language"], r["count"]) for r in languages],
+            "total": totals.get("total", 0),
+            "confident": totals.get("confident", 0),
+            "up": feedback.get("up", 0),
+            "down": feedback.get("down", 0),
+        }
+
+    def questions_today(self) -> int:
+        row = self._one("select count(*) as n from questions where day = ?", [_now().date().isoformat()])
+        return row["n"] if row else 0
+
+    # -- uploads ------------------------------------------------------------------------
+
+    def add_upload(self, user_id: int, file_name: str, relative_path: str, practice_id: str, content: bytes) -> int:
+        cursor = self._write(
+            "insert into uploads (user_id, file_name, relative_path, practice_id, content, status, created_at) values (?, ?, ?, ?, ?, ?, ?)",
+            [user_id, file_name, relative_path, practice_id, content, UPLOAD_PENDING, _stamp()],
+        )
+        return int(cursor.lastrowid)
+
+    def upload(self, upload_id: int) -> UploadRow | None:
+        row = self._one("select * from uploads where id = ?", [upload_id])
+        if row is None:
+            return None
+        return UploadRow(row["id"], row["user_id"], row["file_name"], row["relative_path"], row["practice_id"],
+                         bytes(row["content"]), row["status"], datetime.fromisoformat(row["created_at"]))
+
+    def claim_upload(self, upload_id: int, user_id: int, to_status: str, max_age: timedelta) -> UploadRow | None:
+        """Move a pending upload of this user to ``to_status``, once; None if it is not theirs or not pending."""
+        oldest = _stamp(_now() - max_age)
+        with self._lock:
+            cursor = self.db.execute(
+                "update uploads set status = ? where id = ? and user_id = ? and status = ? and created_at >= ?",
+                [to_status, upload_id, user_id, UPLOAD_PENDING, oldest],
+            )
+            return self.upload(upload_id) if cursor.rowcount == 1 else None
+
+    def finish_upload(self, upload_id: int, status: str, detail: str = "") -> None:
+        self._write("update uploads set status = ?, finished_at = ?, detail = ? where id = ?", [status, _stamp(), detail, upload_id])

@@ -1,0 +1,114 @@
+"""Admin commands: /reindex, /status, /gaps, /stats, /remove ID. Everyone else is refused."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from . import knowledge_files as kf
+from .common import interface_language, reply_html, services
+from .handlers_coordinators import failure_blocks
+from .ui import UI, esc
+
+log = logging.getLogger(__name__)
+
+STATS_DAYS = 14
+GAPS_SHOWN = 15
+
+
+def admin_only(handler):
+    """Re-check the role on every call: a command is just text anyone can type."""
+
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        s = services(context)
+        user = update.effective_user
+        ui = UI(interface_language(s, user))
+        if not s.access.is_admin(user.id):
+            log.warning("user %s tried the admin command %r", user.id, (update.effective_message.text or "")[:40])
+            await reply_html(update, context, ui.html("admins_only"))
+            return
+        await handler(update, context, ui)
+
+    return wrapper
+
+
+@admin_only
+async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    s = services(context)
+    await reply_html(update, context, ui.html("reindex_running"))
+    async with s.knowledge_lock:
+        outcome = await s.blocking(kf.reindex, s.engine)
+    if not outcome.ok:
+        key = "reindex_invalid" if outcome.problems else "reindex_failed"
+        await reply_html(update, context, failure_blocks(ui, key, outcome, count=len(outcome.problems)))
+        return
+    report = outcome.report
+    if not report.changed:
+        await reply_html(update, context, ui.html("reindex_unchanged", practices=report.practices, passages=report.passages))
+        return
+    await reply_html(update, context, ui.html("reindex_done", seconds=f"{report.seconds:.1f}", practices=report.practices,
+                                              passages=report.passages, embedded=report.embedded, reused=report.reused))
+
+
+@admin_only
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    s = services(context)
+    index = s.engine.index
+    seconds = int(time.monotonic() - s.started)
+    uptime = ui.plain("uptime", days=seconds // 86400, hours=seconds % 86400 // 3600, minutes=seconds % 3600 // 60)
+    await reply_html(update, context, ui.html(
+        "status", model=index.model_id, practices=len(index.practices), passages=len(index.passages),
+        built_at=index.meta.get("built_at", "?"), uptime=uptime, today=s.db.questions_today(),
+    ))
+
+
+@admin_only
+async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    rows = services(context).db.gaps(GAPS_SHOWN)
+    if not rows:
+        await reply_html(update, context, ui.html("gaps_none"))
+        return
+    lines = [ui.html("gaps_line", count=r["count"], question=r["question"],
+                     languages=r["languages"] or "?", last=r["last_asked"][:10]) for r in rows]
+    await reply_html(update, context, [f"<b>{ui.html('gaps_title')}</b>", "\n".join(lines)])
+
+
+@admin_only
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    data = services(context).db.stats(STATS_DAYS)
+    if not data["total"]:
+        await reply_html(update, context, ui.html("stats_no_questions"))
+        return
+    languages = ", ".join(f"{language} {count}" for language, count in data["languages"])
+    blocks = [ui.html("stats", total=data["total"], confident=data["confident"], up=data["up"], down=data["down"], languages=languages)]
+    days = [f"{esc(day)}: {count}" for day, count in data["per_day"]]
+    blocks.append(f"<b>{ui.html('stats_days', days=STATS_DAYS)}</b>\n" + "\n".join(days))
+    await reply_html(update, context, blocks)
+
+
+@admin_only
+async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    s = services(context)
+    args = context.args or []
+    if len(args) != 1:
+        await reply_html(update, context, ui.html("remove_usage"))
+        return
+    practice_id = args[0].strip().lower()
+    async with s.knowledge_lock:
+        relative = kf.find_practice_file(s.engine, practice_id)
+        if relative is None:
+            await reply_html(update, context, ui.html("remove_not_found", id=args[0][:100]))
+            return
+        outcome = await s.blocking(kf.remove, s.engine, s.settings.data_dir, relative)
+    if not outcome.ok:
+        log.warning("removing %s failed: %s", practice_id, outcome.reason or outcome.problems)
+        await reply_html(update, context, failure_blocks(ui, "remove_failed", outcome, id=practice_id))
+        return
+    log.info("user %s removed %s (backup %s)", update.effective_user.id, practice_id, outcome.backup)
+    backup = outcome.backup.relative_to(s.settings.data_dir) if outcome.backup.is_relative_to(s.settings.data_dir) else outcome.backup
+    await reply_html(update, context, ui.html("remove_done", id=practice_id, backup=backup.as_posix(), practices=outcome.report.practices))
