@@ -29,6 +29,8 @@ APPROVE = "ap"  # ap:<user id>
 DENY = "dn"  # dn:<user id>
 PUBLISH = "pub"  # pub:<upload id>
 CANCEL = "cx"  # cx:<upload id>
+NARROW = "n"  # n:<question id>: show topic buttons to narrow an answer
+NARROW_TOPIC = "nt"  # nt:<question id>:<topic key>
 
 _NUMBER = r"(0|[1-9][0-9]{0,11})"
 _DIGEST = r"([0-9a-f]{12})"
@@ -46,6 +48,8 @@ _FORMS = {
     DENY: re.compile(rf"dn:{_NUMBER}"),
     PUBLISH: re.compile(rf"pub:{_NUMBER}"),
     CANCEL: re.compile(rf"cx:{_NUMBER}"),
+    NARROW: re.compile(rf"n:{_NUMBER}"),
+    NARROW_TOPIC: re.compile(rf"nt:{_NUMBER}:([a-z0-9]+(?:-[a-z0-9]+)*)"),
 }
 
 

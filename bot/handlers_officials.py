@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import ContextTypes
 
 from index.engine import Answer
-from index.search import PracticeRecord
+from index.search import Filters, PracticeRecord
 from index.taxonomy import Taxonomy, load_taxonomy
 
 from . import callbacks as cb
@@ -201,6 +201,8 @@ def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, to
         last_row += [ui.button("button_feedback_up", cb.encode(cb.FEEDBACK, question_id, "u")),
                      ui.button("button_feedback_down", cb.encode(cb.FEEDBACK, question_id, "d"))]
     rows.append(last_row)
+    if with_feedback:
+        rows.append([ui.button("button_narrow", cb.encode(cb.NARROW, question_id))])
     return blocks, keyboard(rows)
 
 
@@ -231,6 +233,51 @@ async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer_query(update)
     blocks, markup = results_view(ui, answer, row.id, shown_before=shown, top_k=top_k, with_feedback=False)
     await send_html(context, update.effective_chat.id, [ui.html("more_intro"), *blocks], markup)
+
+
+async def on_narrow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Topic buttons that re-ask the same question within one topic."""
+    s = services(context)
+    parsed, row = _question_of_chat(context, update)
+    ui = UI(view_language(context, update, row.reply_language if row else None))
+    if row is None:
+        await answer_query(update, ui.plain("button_invalid"))
+        return
+    counts = Counter(topic for p in s.engine.index.practices.values() for topic in p.meta.get("topics", []))
+    taxonomy = _taxonomy(context)
+    buttons = []
+    for key in [*taxonomy.topics, *sorted(set(counts) - set(taxonomy.topics))]:
+        try:
+            data = cb.encode(cb.NARROW_TOPIC, row.id, key)
+        except ValueError:  # a key too long for callback data
+            continue
+        if counts.get(key):
+            buttons.append(InlineKeyboardButton(taxonomy.label("topics", key, ui.language), callback_data=data))
+    await answer_query(update)
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    await send_html(context, update.effective_chat.id, ui.html("narrow_intro"), keyboard(rows))
+
+
+async def on_narrow_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    parsed, row = _question_of_chat(context, update)
+    ui = UI(view_language(context, update, row.reply_language if row else None))
+    key = parsed.args[1]
+    taxonomy = _taxonomy(context)
+    known = key in taxonomy.topics or any(key in p.meta.get("topics", []) for p in s.engine.index.practices.values())
+    if row is None or not known:
+        await answer_query(update, ui.plain("button_invalid"))
+        return
+    await answer_query(update)
+    label = taxonomy.label("topics", key, ui.language)
+    async with typing(context, update.effective_chat.id):
+        answer = await s.blocking(s.engine.ask, row.question, filters=Filters(topics=frozenset({key})))
+    if not answer.results or not answer.confident:
+        # Fail closed: never fall back to answers from other topics.
+        await send_html(context, update.effective_chat.id, ui.html("narrow_no_match", topic=label))
+        return
+    blocks, markup = results_view(ui, answer, row.id, shown_before=0, top_k=len(answer.results), with_feedback=False)
+    await send_html(context, update.effective_chat.id, [ui.html("narrow_results", topic=label), *blocks], markup)
 
 
 async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -104,6 +104,8 @@ def _add_handlers(app: Application) -> None:
         cb.DENY: access_h.on_decision,
         cb.PUBLISH: coord_h.on_publish,
         cb.CANCEL: coord_h.on_cancel,
+        cb.NARROW: official_h.on_narrow,
+        cb.NARROW_TOPIC: official_h.on_narrow_topic,
     }
     for action, callback in buttons.items():
         app.add_handler(CallbackQueryHandler(callback, pattern=cb.pattern(action)))

@@ -7,6 +7,7 @@ import string
 import pytest
 import yaml
 
+from bot.callbacks import digest as cb_digest
 from bot.reply import TELEGRAM_LIMIT
 from bot.texts import LANGUAGES, LOCALES, Texts, catalogue
 from tests.bot_harness import (  # noqa: F401 - fixtures
@@ -75,7 +76,7 @@ async def test_english_question_gets_cards_with_sources_and_buttons(bot):
     data = buttons(reply)
     assert sum(d.startswith("p:") for d in data) == sum(d.startswith("s:") for d in data) == 3
     question_id = bot.database.question(1).id
-    assert data[-3:] == [f"m:{question_id}:3", f"fb:{question_id}:u", f"fb:{question_id}:d"]
+    assert data[-4:] == [f"m:{question_id}:3", f"fb:{question_id}:u", f"fb:{question_id}:d", f"n:{question_id}"]
     assert all(len(d.encode()) <= 64 for d in data)
     # "typing…" was shown before the answer
     calls = [name for name, _ in bot.emulator.calls if name in ("sendChatAction", "sendMessage")]
@@ -116,6 +117,43 @@ async def test_more_results_then_no_more(bot):
     # the fixture has 6 practices: the next page is empty
     answer, new = await bot.press(OFFICIAL, more, button(more, "m:"))
     assert answer["text"] == EN("no_more_results") and new == []
+
+
+async def test_narrow_an_answer_to_a_topic_and_fail_closed(bot):
+    [reply] = await bot.say(OFFICIAL, RENT_EN)
+    _, [menu] = await bot.press(OFFICIAL, reply, button(reply, "n:"), count=1)
+    assert menu.text == EN("narrow_intro")
+    labels = {b.text: b.callback_data for row in menu.reply_markup.inline_keyboard for b in row}
+    assert "Local businesses" in labels and "Psychosocial support" in labels
+    # Within "local businesses": only practices of that topic, first the one the question is about.
+    _, [narrowed] = await bot.press(OFFICIAL, menu, labels["Local businesses"], count=1)
+    assert first_line(narrowed.text) == EN("narrow_results", topic="Local businesses")
+    assert bold(narrowed)[0] == f"1. {HRASTNIK_TITLE_EN}"
+    business = {p.id for p in bot.engine.index.practices.values() if "local-business" in p.meta["topics"]}
+    shown = {p.id for p in bot.engine.index.practices.values() if cb_digest(p.id) in {d[2:14] for d in buttons(narrowed) if d.startswith("p:")}}
+    assert shown and shown <= business
+    # The only psychosocial practice is removed meanwhile: say so, never fall back to other topics.
+    (bot.engine.knowledge_dir / "practices" / "slovenia-national-psychological-support-line.md").unlink()
+    bot.engine.rebuild()
+    _, [none] = await bot.press(OFFICIAL, menu, labels["Psychosocial support"], count=1)
+    assert none.text == EN("narrow_no_match", topic="Psychosocial support")
+    assert none.reply_markup is None
+
+
+async def test_narrow_buttons_are_checked_again(bot):
+    [reply] = await bot.say(OFFICIAL, RENT_EN)
+    question_id = bot.database.question(1).id
+    [other] = await bot.say(ARAB_OFFICIAL, RENT_EN)  # another official's chat
+    forged_data = (f"nt:{question_id}:no-such-topic", f"nt:{question_id + 99}:local-business", f"n:{question_id}")
+    for message, user in ((reply, OFFICIAL), (other, ARAB_OFFICIAL)):
+        injected = bot.emulator._messages[(user, message.message_id)]  # noqa: SLF001 - forge the buttons
+        injected["reply_markup"] = {"inline_keyboard": [[{"text": "x", "callback_data": d} for d in forged_data]]}
+    for forged in forged_data[:2]:
+        answer, new = await bot.press(OFFICIAL, reply, forged)
+        assert answer["text"] == EN("button_invalid") and new == []
+    # Another official cannot narrow a question asked in someone else's chat.
+    answer, new = await bot.press(ARAB_OFFICIAL, other, f"n:{question_id}")
+    assert answer["text"] in (EN("button_invalid"), AR("button_invalid")) and new == []
 
 
 async def test_full_practice_and_sources(bot):
