@@ -14,15 +14,18 @@ SUPPORTED = ("en", "ar", "sl")
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _SLOVENIAN_LETTERS = re.compile(r"[čšžČŠŽ]")
-# Frequent Slovenian function words and question words that English never uses.
+# Frequent Slovenian function words and question words; ones English also uses (in, do) are left out.
 _SLOVENIAN_WORDS = frozenset(
     """
-    in je so se da za na kako kaj kje kdo kdaj zakaj ali ki ko pri po iz od do
-    ob pa tudi kot bi bo smo ste sem lahko občina občine občin občinah občini obcina obcine
+    je se da za na kako kaj kje kdo kdaj zakaj ali ki ko pri po iz od v s z k ne ni
+    ob pa tudi kot bi bo smo ste sem lahko koliko kaksen kaksna kaksni kaksno kateri katera
+    katere zato vendar danes ljudje stane so bili bila bilo občina občine občin občinah občini obcina obcine
     starejši starejse starejsim pomoč pomoc prostovoljci prostovoljcev epidemije epidemiji
     med ter pomagali pomagala naredila naredili podjetja podjetjem ljudem ljudi
     """.split()
 )
+# Inflectional endings common in Slovenian and rare at the end of English words.
+_SLOVENIAN_ENDINGS = ("ih", "ega", "emu", "ijo", "ajo", "ati", "iti", "ovi", "ski", "ske", "ska", "nje", "cev", "jev")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -37,8 +40,10 @@ def detect_language(text: str) -> str:
     words = [w.lower() for w in _WORD.findall(text)]
     if not words:
         return "en"
-    slovenian = sum(w in _SLOVENIAN_WORDS for w in words)
-    return "sl" if slovenian >= max(1, len(words) // 4) else "en"
+    slovenian = sum(w in _SLOVENIAN_WORDS or (len(w) > 5 and w.endswith(_SLOVENIAN_ENDINGS)) for w in words)
+    # One shared short word ("da", "na") is not enough in a question of several words.
+    needed = 1 if len(words) <= 3 else max(2, len(words) // 4)
+    return "sl" if slovenian >= needed else "en"
 
 
 _ARABIC_DIACRITICS = re.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")  # harakat, Quranic marks, tatweel

@@ -108,6 +108,10 @@ def test_passages_cover_each_language_and_section(knowledge: Path):
         ("Kako so občine pomagale starejšim?", "sl"),
         ("Kako so obcine pomagale starejsim", "sl"),
         ("Kočevje", "sl"),
+        ("What did municipalities do for tourism?", "en"),
+        ("How do we repair oil pipelines in Basra?", "en"),
+        ("Kaj je CUDV?", "sl"),
+        ("Kako so obcine pomagale podjetjem", "sl"),
         ("", "en"),
     ],
 )
