@@ -47,6 +47,10 @@ def _engine(settings: Settings, refresh: bool = True):
             click.echo(f"warning: {len(exc.problems)} problem(s) in {settings.knowledge_dir}; serving the previous index. Run `peerbot check` to see them.", err=True)
         except BuildBusy:
             pass
+        except OSError as exc:  # a read-only index (a replica's copy, see README "Scaling"): serve it as it is
+            click.echo(f"warning: cannot update the index in {settings.data_dir} ({exc.strerror or exc}); serving it as it is.", err=True)
+        except RuntimeError as exc:  # an index file damaged or missing: no traceback, the message says what to run
+            raise click.ClickException(str(exc)) from None
     try:
         engine.reload()
     except RuntimeError as exc:  # missing or damaged index, or one built by another model: the message says what to run
@@ -235,22 +239,114 @@ def chat(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--webhook-url", metavar="URL", default=None,
+              help="Receive updates by webhook at this public HTTPS URL instead of polling (default PEERBOT_WEBHOOK_URL).")
+@click.option("--listen", metavar="HOST", default=None, help="Webhook mode: address to listen on (default PEERBOT_WEBHOOK_LISTEN, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Webhook mode: port to listen on (default PEERBOT_WEBHOOK_PORT, 8443).")
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Run the Telegram bot (long polling); without TELEGRAM_BOT_TOKEN, a terminal chat.
+def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: int | None) -> None:
+    """Run the Telegram bot (long polling, or a webhook); without TELEGRAM_BOT_TOKEN, a terminal chat.
 
     \b
     Example:
         TELEGRAM_BOT_TOKEN=123456:ABC... peerbot run
+        peerbot run --webhook-url https://bot.example.org/peerbot --listen 127.0.0.1 --port 8443
+    In webhook mode a reverse proxy terminates HTTPS and forwards the URL's path to HOST:PORT;
+    Telegram's posts must carry the secret token (PEERBOT_WEBHOOK_SECRET, or a random one per start).
     """
     from .chat import run_chat
     from .texts import Texts
 
     settings = _settings(ctx)
+    if webhook_url is not None:
+        if not webhook_url.startswith(("https://", "http://")):
+            raise click.BadParameter(f"'{webhook_url}' is not a URL (https://host[:port]/path)", param_hint="--webhook-url")
+    webhook_url = webhook_url or settings.webhook_url
+    if webhook_url is None and (listen is not None or port is not None):
+        raise click.UsageError("--listen and --port are for webhook mode: give --webhook-url (or PEERBOT_WEBHOOK_URL) too")
     if settings.telegram_bot_token is None:
+        if webhook_url:
+            raise click.UsageError("webhook mode needs TELEGRAM_BOT_TOKEN")
         click.echo(Texts("en")("chat_no_token"), err=True)
         run_chat(_engine(settings), sys.stdin, click.echo)
+        return
+    if webhook_url:
+        from .telegram_app import run_webhook
+
+        run_webhook(settings, _engine(settings), webhook_url, listen or settings.webhook_listen, port or settings.webhook_port)
         return
     from .telegram_app import run_polling
 
     run_polling(settings, _engine(settings))
+
+
+@main.command()
+def doctor() -> None:
+    """Check the installation and say what to fix: one line per check, `ok` or `FAIL`.
+
+    \b
+    Example:
+        peerbot doctor
+    Checks the settings, the data folder, the knowledge files, the model (converted and
+    verified, or loadable), the index (present, same model, as new as the knowledge folder),
+    the bot's database (readable, migrations) and, when TELEGRAM_BOT_TOKEN is set, asks
+    Telegram's getMe at TELEGRAM_API_BASE. Changes nothing. Exit 1 when any check fails.
+    """
+    from .doctor import doctor as run_doctor
+
+    sys.exit(run_doctor(click.echo))
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 only inside a container or behind a login.")
+@click.pass_context
+def dashboard(ctx: click.Context, port: int, host: str) -> None:
+    """Serve the admin dashboard: Datasette over a read-only snapshot of the bot's database.
+
+    \b
+    Example:
+        peerbot dashboard --port 8001      # then open http://127.0.0.1:8001/
+    Canned queries: questions without a confident answer, feedback, questions per day and
+    language, most shown practices. The snapshot is taken at start; restart to refresh.
+    """
+    from .dashboard import serve
+
+    settings = _settings(ctx)
+    try:
+        click.echo(f"peerbot dashboard: http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+        serve(settings.data_dir, host, port)
+    except FileNotFoundError as exc:
+        raise click.ClickException(f"no bot database at {exc}: the bot creates it at its first start (`peerbot run`)") from None
+
+
+@main.command()
+@click.option("--max-age", type=click.FloatRange(min=1), default=None, help="Seconds since the last heartbeat still counted healthy (default 90).")
+@click.pass_context
+def health(ctx: click.Context, max_age: float | None) -> None:
+    """Exit 0 while a running bot keeps its heartbeat fresh (the container's HEALTHCHECK).
+
+    \b
+    Example:
+        peerbot health && echo alive
+    `peerbot run` touches <data>/heartbeat every 30 s from its event loop.
+    """
+    from . import heartbeat
+
+    settings = _settings(ctx)
+    limit = max_age or heartbeat.MAX_AGE
+    seconds = heartbeat.age(settings.data_dir)
+    if seconds is None:
+        click.echo(f"unhealthy: no heartbeat at {heartbeat.heartbeat_path(settings.data_dir)} (is `peerbot run` running?)")
+        sys.exit(1)
+    if seconds > limit:
+        click.echo(f"unhealthy: last heartbeat {seconds:.0f} s ago (more than {limit:.0f} s)")
+        sys.exit(1)
+    click.echo(f"healthy: last heartbeat {seconds:.0f} s ago")
+
+
+# Data maintenance (bot/cli_maintenance.py): purge old personal data, back up, restore.
+from .cli_maintenance import backup as _backup, purge as _purge, restore as _restore  # noqa: E402
+
+for _command in (_purge, _backup, _restore):
+    main.add_command(_command)

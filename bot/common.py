@@ -1,6 +1,7 @@
 """What every handler shares: the services in ``bot_data``, the reply language, sending HTML
-replies under Telegram's limit, "typing…" while the engine works, and running blocking work
-(engine calls, index builds) off the event loop.
+replies under Telegram's limit (repeated when Telegram certainly did not get them, see
+``send_message``), "typing…" while the engine works, and running blocking work (engine calls,
+index builds) off the event loop.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
+import httpx
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update, User
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from index.engine import Engine
@@ -32,6 +34,9 @@ from .ui import UI
 log = logging.getLogger(__name__)
 
 SERVICES = "services"
+# Pauses before the second and third attempt of a message Telegram certainly did not get
+# (429s are waited out and retried by PTB's AIORateLimiter before they get here).
+SEND_RETRY_DELAYS = (0.5, 2.0)
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 seconds per chat action
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -129,17 +134,76 @@ async def send_html(
     sent = []
     for i, text in enumerate(messages):
         last = i == len(messages) - 1
-        sent.append(
-            await context.bot.send_message(
-                chat_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if last else None,
-                link_preview_options=NO_PREVIEW,
-                reply_parameters=_quote(reply_to) if i == 0 else None,
-            )
+        message = await send_message(
+            context.bot,
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup if last else None,
+            link_preview_options=NO_PREVIEW,
+            reply_parameters=_quote(reply_to) if i == 0 else None,
         )
+        if message is not None:
+            sent.append(message)
     return sent
+
+
+def certainly_not_delivered(error: TelegramError) -> bool:
+    """True when Telegram cannot have acted on the request, so sending it again cannot duplicate it.
+
+    - an error answer from Telegram's side (5xx, a proxy's 502): the request was refused;
+    - the connection could not be opened or the request not written (connect/pool/write
+      errors and timeouts);
+    - the connection closed without any answer: in practice a kept-alive connection that
+      the server had already dropped, which the request never reached.
+    Not so for a read timeout: Telegram has the whole request and is slow to answer, and the
+    Bot API server finishes a request whose client stopped waiting, so the message usually
+    arrives; sending it again would show the official the same answer twice. Client errors
+    (400 bad request, 403 blocked, 429 after the rate limiter's retries) are never repeated.
+    """
+    if isinstance(error, BadRequest) or not isinstance(error, NetworkError):
+        return False
+    cause = error.__cause__
+    if isinstance(error, TimedOut):
+        return isinstance(cause, (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout))
+    return not isinstance(cause, httpx.TimeoutException)
+
+
+async def send_message(bot, chat_id: int, text: str, **kwargs) -> Message | None:
+    """``bot.send_message`` with a bounded retry; None when it timed out after Telegram had it.
+
+    At most ``1 + len(SEND_RETRY_DELAYS)`` attempts, each failure logged once as a warning
+    (without the token: the log filter redacts it). The last failure is raised for the error
+    handler. A read timeout is neither repeated nor raised (see ``certainly_not_delivered``):
+    the answer has most likely arrived, and an apology after it would be wrong too.
+    """
+    attempts = len(SEND_RETRY_DELAYS) + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return await bot.send_message(chat_id, text, **kwargs)
+        except TimedOut as exc:
+            if not certainly_not_delivered(exc):
+                log.warning("sending a message to chat %s timed out after Telegram received it; not sent again, "
+                            "as it has most likely arrived (%s)", chat_id, _reason(exc))
+                return None
+            if attempt == attempts:
+                raise
+            failure = exc
+        except NetworkError as exc:
+            if not certainly_not_delivered(exc) or attempt == attempts:
+                raise
+            failure = exc
+        delay = SEND_RETRY_DELAYS[attempt - 1]
+        log.warning("sending a message to chat %s failed (%s); attempt %d of %d in %.1f s",
+                    chat_id, _reason(failure), attempt + 1, attempts, delay)
+        await asyncio.sleep(delay)
+    return None  # not reached
+
+
+def _reason(error: BaseException) -> str:
+    cause = error.__cause__
+    detail = f"{type(error).__name__}: {error}"
+    return f"{detail}; {type(cause).__name__}" if cause is not None and type(cause).__name__ not in detail else detail
 
 
 async def reply_html(update: Update, context: ContextTypes.DEFAULT_TYPE, blocks: list[str] | str, markup: InlineKeyboardMarkup | None = None) -> list[Message]:

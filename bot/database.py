@@ -222,6 +222,22 @@ class BotDatabase:
             "down": feedback.get("down", 0),
         }
 
+    def purge(self, before: datetime) -> tuple[int, int]:
+        """Delete questions asked and feedback given before ``before`` (and the feedback on
+        those questions); returns (questions, feedback) deleted. With secure_delete the rows'
+        bytes are overwritten, and the WAL is checkpointed, so they are gone from the disk."""
+        cutoff = _stamp(before)
+        with self._lock:
+            self.db.execute("pragma secure_delete = on")
+            with self.db.atomic():
+                feedback = self.db.execute(
+                    "delete from feedback where at < ? or question_id in (select id from questions where asked_at < ?)",
+                    [cutoff, cutoff],
+                ).rowcount
+                questions = self.db.execute("delete from questions where asked_at < ?", [cutoff]).rowcount
+            self.db.execute("pragma wal_checkpoint(TRUNCATE)")
+        return questions, feedback
+
     def questions_today(self) -> int:
         row = self._one("select count(*) as n from questions where day = ?", [_now().date().isoformat()])
         return row["n"] if row else 0

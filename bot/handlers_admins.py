@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from . import knowledge_files as kf
+from .charts import stats_chart
 from .common import interface_language, reply_html, services
 from .handlers_coordinators import failure_blocks
 from .ui import UI, esc
@@ -89,6 +90,11 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> N
     days = [f"{esc(day)}: {count}" for day, count in data["per_day"]]
     blocks.append(f"<b>{ui.html('stats_days', days=STATS_DAYS)}</b>\n" + "\n".join(days))
     await reply_html(update, context, blocks)
+    try:  # the same numbers as a chart; the text above already answered if this fails
+        chart = await services(context).blocking(stats_chart, data, STATS_DAYS)
+        await update.effective_message.reply_photo(chart, filename="peerbot-stats.png")
+    except Exception:  # noqa: BLE001 - a chart is a nicety
+        log.warning("could not send the /stats chart", exc_info=True)
 
 
 @admin_only

@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from index.knowledge import MAX_FILE_BYTES, Practice
-from index.problems import Problem
+from index.problems import Problem, short
 from index.taxonomy import load_taxonomy
 
 from . import callbacks as cb
@@ -45,11 +45,11 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     document = message.document
     name = document.file_name or ""
     if not kf.is_markdown_name(name):
-        await reply_html(update, context, ui.html("upload_not_markdown", name=name or "?"))
+        await reply_html(update, context, ui.html("upload_not_markdown", name=short(name) or "?"))
         return
     if not kf.is_safe_name(name):
-        log.warning("user %s uploaded a file with an unsafe name %r", user.id, name)
-        await reply_html(update, context, ui.html("upload_unsafe_name", name=name))
+        log.warning("user %s uploaded a file with an unsafe name %r", user.id, name[:200])
+        await reply_html(update, context, ui.html("upload_unsafe_name", name=short(name)))
         return
     if document.file_size is not None and document.file_size > MAX_FILE_BYTES:
         await reply_html(update, context, _too_big(ui, document.file_size))
@@ -65,7 +65,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     checked = await s.blocking(kf.check_upload, s.engine.knowledge_dir, name, data)
     if not checked.ok:
-        await reply_html(update, context, problems_blocks(ui, "upload_problems", checked.problems, name=name))
+        await reply_html(update, context, problems_blocks(ui, "upload_problems", checked.problems, name=short(name)))
         return
     upload_id = s.db.add_upload(user.id, name, checked.relative_path.as_posix(), checked.practice.id, data)
     taxonomy = load_taxonomy(s.engine.knowledge_dir / "taxonomy.yaml")[0]

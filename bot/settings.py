@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from index.embedding import DEFAULT_MODEL
 from index.search import RankingConfig
 
 _DEFAULT_RANKING = RankingConfig()
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def _env(name: str):
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     coordinators: Annotated[list[int], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_COORDINATORS", "coordinators"))
     # Messages and button presses per user per minute; more get a friendly "please wait".
     rate_limit_per_minute: int = Field(20, ge=1, validation_alias=AliasChoices("PEERBOT_RATE_LIMIT", "rate_limit_per_minute"))
+    # Webhook mode (peerbot run --webhook-url): Telegram POSTs updates to this public HTTPS URL;
+    # the bot listens on listen:port (behind a reverse proxy) and rejects posts without the secret.
+    webhook_url: str | None = Field(None, validation_alias=AliasChoices("PEERBOT_WEBHOOK_URL", "webhook_url"))
+    webhook_listen: str = Field("127.0.0.1", validation_alias=AliasChoices("PEERBOT_WEBHOOK_LISTEN", "webhook_listen"))
+    webhook_port: int = Field(8443, ge=1, le=65535, validation_alias=AliasChoices("PEERBOT_WEBHOOK_PORT", "webhook_port"))
+    webhook_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("PEERBOT_WEBHOOK_SECRET", "webhook_secret"))
 
     @field_validator("allowed_users", "admins", "coordinators", mode="before")
     @classmethod
@@ -56,6 +64,25 @@ class Settings(BaseSettings):
             if item != "*" and not str(item).lstrip("-").isdigit():
                 raise ValueError(f"'{item}' is not a Telegram user id (numbers separated by commas, or * for everyone)")
         return [str(item) for item in value]
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"'{value}' is not a URL (Telegram needs https://host[:port]/path)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)")
+        return value
 
     @field_validator("log_level")
     @classmethod

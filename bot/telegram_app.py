@@ -1,4 +1,4 @@
-"""The Telegram application: handlers wired in order, one error handler, long polling.
+"""The Telegram application: handlers wired in order, one error handler, long polling or a webhook.
 
 Update flow (handler groups run in this order for every update):
   -2  group policy: in groups, drop what is not addressed to the bot (see handlers_access)
@@ -9,9 +9,12 @@ Update flow (handler groups run in this order for every update):
 from __future__ import annotations
 
 import logging
+import secrets
+from typing import NoReturn
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler, filters,
 )
@@ -23,6 +26,7 @@ from . import handlers_access as access_h
 from . import handlers_admins as admin_h
 from . import handlers_coordinators as coord_h
 from . import handlers_officials as official_h
+from . import heartbeat
 from .access import Access
 from .common import (
     SERVICES, Services, UserRateLimit, answer_query, interface_language, question_language, reply_language, services,
@@ -135,6 +139,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(error, Forbidden):  # e.g. the user blocked the bot: nobody to answer
         log.info("update %s not answered: %s", getattr(update, "update_id", None), error)
         return
+    if update is None and isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        # getUpdates failed (5xx, a dropped connection): PTB polls again with a growing pause.
+        # One line per failure; a traceback would say nothing more. (Timeouts and 429s of
+        # getUpdates never get here: PTB retries those itself and logs them at DEBUG.)
+        log.warning("polling Telegram failed, polling again: %s: %s", type(error).__name__, error)
+        return
     log.error("error while handling update %s", getattr(update, "update_id", None), exc_info=error)
     if not isinstance(update, Update):
         return  # polling/network trouble: PTB retries, the log is enough
@@ -165,7 +175,50 @@ def run_polling(settings: Settings, engine: Engine) -> None:
     database = BotDatabase.in_data_dir(settings.data_dir)
     try:
         application = build_application(settings, engine, database)
+        heartbeat.attach(application, settings.data_dir)
         log.info("peerbot starts polling %s (%d practices)", settings.telegram_api_base, len(engine.index.practices))
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except Exception as exc:  # noqa: BLE001 - see _exit_redacted
+        _exit_redacted(exc)
     finally:
         database.close()
+
+
+def run_webhook(settings: Settings, engine: Engine, url: str, listen: str, port: int) -> None:
+    """``peerbot run --webhook-url URL``: Telegram POSTs updates to ``url``; this process serves
+    them on ``listen:port`` at the URL's path (a reverse proxy terminates HTTPS in front of it).
+
+    Every POST must carry the secret token given to setWebhook: PEERBOT_WEBHOOK_SECRET (which
+    all replicas behind one URL must share), or a fresh random one per start. Until
+    SIGINT/SIGTERM; the webhook stays set, so Telegram keeps updates for the next start.
+    """
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
+    configure_logging(settings.log_level, token)
+    install_token_redaction(secret)
+    path = urlsplit(url).path.strip("/")
+    database = BotDatabase.in_data_dir(settings.data_dir)
+    try:
+        application = build_application(settings, engine, database)
+        heartbeat.attach(application, settings.data_dir)
+        log.info("peerbot serves webhook %s on %s:%d/%s (%d practices)", url, listen, port, path, len(engine.index.practices))
+        application.run_webhook(
+            listen=listen, port=port, url_path=path, webhook_url=url, secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    except Exception as exc:  # noqa: BLE001 - see _exit_redacted
+        _exit_redacted(exc)
+    finally:
+        database.close()
+
+
+def _exit_redacted(error: Exception) -> NoReturn:
+    """The bot stopped on an error: report it through the log, which redacts the token, and exit 1.
+
+    Left alone, Python would print the traceback to stderr as it is, and PTB puts the token
+    into InvalidToken's message ("The token `123:AA…` was rejected by the server")."""
+    if isinstance(error, InvalidToken):
+        log.critical("Telegram rejected TELEGRAM_BOT_TOKEN (%s): check it, or get a new one from @BotFather (/token or /revoke)", error)
+    else:
+        log.critical("peerbot stopped on an error: %s: %s", type(error).__name__, error, exc_info=error)
+    raise SystemExit(1) from None

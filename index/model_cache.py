@@ -61,7 +61,10 @@ def verify(folder: Path, source_sha256: str) -> bool:
         pass
     if folder_hashes(folder) != manifest["files"]:
         return False
-    (folder / VERIFIED).write_text(json.dumps(stamp))
+    try:
+        (folder / VERIFIED).write_text(json.dumps(stamp))
+    except OSError:  # a read-only cache (a container's image layer): verified all the same, hashed again next time
+        log.debug("cannot remember the verification in %s (read-only)", folder)
     return True
 
 

@@ -51,7 +51,7 @@ async def test_stats_counts_questions_languages_and_feedback(bot):
     await bot.press(OFFICIAL, reply, button(reply, "fb:"))  # 👍
     await bot.say(ARAB_OFFICIAL, "إعفاء الشركات من إيجار المباني البلدية")
     await bot.say(OFFICIAL, "xyzzy")
-    [stats] = await bot.say(ADMIN, "/stats")
+    [stats, _chart] = await bot.say(ADMIN, "/stats", count=2)  # the chart: tests/test_charts.py
     today = datetime.now(timezone.utc).date().isoformat()
     assert stats.text.startswith(EN("stats", total=3, confident=2, up=1, down=0, languages="en 2, ar 1"))
     assert stats.text.endswith(f"{EN('stats_days', days=14)}\n{today}: 3")

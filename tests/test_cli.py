@@ -161,7 +161,7 @@ def test_bad_settings_say_what_to_fix(env, monkeypatch):
 
 
 def test_every_command_help_has_an_example():
-    for command in ("check", "index", "ask", "eval", "chat", "run"):
+    for command in ("check", "index", "ask", "eval", "chat", "run", "doctor", "dashboard", "health"):
         result = invoke(command, "--help")
         assert result.exit_code == 0
         assert re.search(r"\n  Example:\n      [^\n]*peerbot \S", result.output), result.output
