@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from contextlib import contextmanager
@@ -97,6 +98,7 @@ def build_index(
     with build_lock(data_dir):
         live = store.current_generation(data_dir)
         if live is not None and not force and _fingerprint_of(live) == fingerprint:
+            store.remove_abandoned(store.index_root(data_dir))  # what a killed build left
             return BuildReport(len(kb.practices), len(passages), 0, len(passages), time.perf_counter() - started, live.name, changed=False, model_id=embedder.model_id)
 
         reusable = store.stored_vectors(live, embedder.model_id) if not force else {}
@@ -110,9 +112,10 @@ def build_index(
             if on_generation_written:
                 on_generation_written(building)
             _verify(building, len(passages), embedder.dimension)
+            store.fsync_tree(building)
             building.rename(generation)
         except BaseException:
-            shutil.rmtree(building, ignore_errors=True)  # a killed process leaves it to the next publish
+            shutil.rmtree(building, ignore_errors=True)  # a killed process leaves it to the next build
             raise
         store.publish(data_dir, generation)
     return BuildReport(
@@ -127,12 +130,15 @@ def build_index(
 
 
 def _fingerprint_of(generation: Path) -> str | None:
+    """The live generation's fingerprint; None (so: rebuild) when its database is missing or damaged."""
     try:
         db = store.open_db(generation)
     except FileNotFoundError:
         return None
     try:
         return store.read_meta(db).get("fingerprint")
+    except sqlite3.DatabaseError:
+        return None
     finally:
         db.close()
 

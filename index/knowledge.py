@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .problems import Problem
-from .safe_yaml import YamlError, load_yaml
+from .problems import Problem, odd_character, quoted, short
+from .safe_yaml import CONTROL, YamlError, load_yaml
 from .taxonomy import Taxonomy, load_taxonomy
 
 MAX_FILE_BYTES = 256 * 1024
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 LANG_PATTERN = re.compile(r"^[a-z]{2}$")
 DATE_PATTERN = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 MONTH_PATTERN = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
@@ -66,7 +67,7 @@ class Source(BaseModel):
     def _url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
-            raise ValueError(f"'{value}' is not a web address (http:// or https:// with a host, no spaces)")
+            raise ValueError(f"{quoted(value)} is not a web address (http:// or https:// with a host, no spaces)")
         return value
 
     @field_validator("date", mode="before")
@@ -78,14 +79,14 @@ class Source(BaseModel):
     @classmethod
     def _date(cls, value: str | None) -> str | None:
         if value is not None and not DATE_PATTERN.match(value):
-            raise ValueError(f"'{value}' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)")
+            raise ValueError(f"{quoted(value)} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)")
         return value
 
     @field_validator("lang")
     @classmethod
     def _lang(cls, value: str | None) -> str | None:
         if value is not None and not LANG_PATTERN.match(value):
-            raise ValueError(f"'{value}' is not an ISO 639-1 language code (e.g. en, sl, ar)")
+            raise ValueError(f"{quoted(value)} is not an ISO 639-1 language code (e.g. en, sl, ar)")
         return value
 
 
@@ -112,7 +113,7 @@ class FrontMatter(BaseModel):
     @classmethod
     def _id(cls, value: str) -> str:
         if len(value) > 80 or not ID_PATTERN.match(value):
-            raise ValueError(f"'{value}' is not a valid id (lower-case letters, digits and single hyphens, at most 80 characters)")
+            raise ValueError(f"{quoted(value)} is not a valid id (lower-case letters, digits and single hyphens, at most 80 characters{odd_character(value, ID_CHARS)})")
         return value
 
     @field_validator("title")
@@ -142,14 +143,14 @@ class FrontMatter(BaseModel):
             return value
         ends = value.split("/")
         if len(ends) > 2 or not all(MONTH_PATTERN.match(end) for end in ends) or (len(ends) == 2 and ends[0] > ends[1]):
-            raise ValueError(f"'{value}' is not a period (YYYY, YYYY-MM, or START/END of those, START not after END)")
+            raise ValueError(f"{quoted(value)} is not a period (YYYY, YYYY-MM, or START/END of those, START not after END)")
         return value
 
     @field_validator("language")
     @classmethod
     def _language(cls, value: str) -> str:
         if not LANG_PATTERN.match(value):
-            raise ValueError(f"'{value}' is not an ISO 639-1 language code (e.g. en, sl)")
+            raise ValueError(f"{quoted(value)} is not an ISO 639-1 language code (e.g. en, sl)")
         return value
 
 
@@ -234,6 +235,10 @@ def parse_practice(data: bytes, relative_path: Path, taxonomy: Taxonomy, display
         line = data[: exc.start].count(b"\n") + 1
         return None, [Problem(name, "-", f"not UTF-8 text (invalid byte at line {line}; save the file as UTF-8)")]
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    control = CONTROL.search(text)
+    if control:
+        line = text[: control.start()].count("\n") + 1
+        return None, [Problem(name, "-", f"file contains the control character U+{ord(control.group()):04X} at line {line} (knowledge files are plain text; remove it)")]
 
     front, body, body_line, problem = _split_front_matter(text)
     if problem:
@@ -255,14 +260,14 @@ def parse_practice(data: bytes, relative_path: Path, taxonomy: Taxonomy, display
     expected_id = relative_path.stem
     raw_id = raw.get("id")
     if isinstance(raw_id, str) and raw_id != expected_id:
-        problems.append(Problem(name, "id", f"'{raw_id}' does not match the file name (rename the file to {raw_id}.md or set id: {expected_id})"))
+        problems.append(Problem(name, "id", f"{quoted(raw_id)} does not match the file name (rename the file to {short(raw_id)}.md or set id: {short(expected_id)}{odd_character(expected_id, ID_CHARS)})"))
     for vocabulary in ("topics", "target_groups"):
         allowed = getattr(taxonomy, vocabulary)
         values = raw.get(vocabulary)
         if isinstance(values, list):
             for i, key in enumerate(values):
                 if isinstance(key, str) and key not in allowed:
-                    problems.append(Problem(name, f"{vocabulary}[{i}]", f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})"))
+                    problems.append(Problem(name, f"{vocabulary}[{i}]", f"unknown key {quoted(key)} (allowed: {', '.join(sorted(allowed))})"))
 
     sections = _sections(body)
     if not any(s.text for s in sections):
@@ -335,7 +340,7 @@ def _pydantic_problems(name: str, exc: ValidationError) -> list[Problem]:
         elif kind == "value_error":
             message = str(error["ctx"]["error"])
         elif kind == "literal_error":
-            message = f"'{error['input']}' is not allowed ({_ALLOWED_HINT.get(str(where), error['msg'])})"
+            message = f"{quoted(error['input'])} is not allowed ({_ALLOWED_HINT.get(str(where), error['msg'])})"
         elif kind == "too_short" and path in ("topics", "sources"):
             message = f"must not be empty ({_ALLOWED_HINT[path]})"
         else:

@@ -2,14 +2,23 @@
 
 Knowledge files arrive through Telegram uploads, so the loader refuses the constructs that
 make YAML dangerous or confusing in a practice file: aliases (the "billion laughs" bomb
-expands them), deep nesting, and non-standard tags. Errors carry the line number.
+expands them), deep nesting, and non-standard tags. Values YAML itself cannot build (a date
+such as 2020-13-01, a number with thousands of digits) are problems too, never exceptions, and
+so are control characters written as escapes (a double-quoted "\\e" or "\\0").
+Errors carry the line number.
 """
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 MAX_DEPTH = 20
+MAX_INT_DIGITS = 30  # nothing in a practice file needs more; Python refuses str() beyond 4300
+# C0 and C1 control characters but tab, line feed and carriage return: no knowledge text needs
+# them, and they can break Telegram's HTML parser or a terminal (ESC starts escape sequences).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class YamlError(ValueError):
@@ -30,6 +39,27 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_object(self, node, deep=False):
+        # Implicit dates and numbers are built by Python: `2020-13-01` raises ValueError there.
+        try:
+            value = super().construct_object(node, deep)
+        except YamlError:
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:
+            if "integer string conversion" in str(exc):
+                raise YamlError(f"YAML number at line {node.start_mark.line + 1} has more than {MAX_INT_DIGITS} digits") from None
+            raise YamlError(f"YAML value at line {node.start_mark.line + 1} cannot be read ({_short(exc)}; quote it to keep it as text)") from None
+        if isinstance(value, str) and (control := CONTROL.search(value)):
+            raise YamlError(f"YAML text at line {node.start_mark.line + 1} contains the control character U+{ord(control.group()):04X} "
+                            "(written as an escape such as \\0 or \\e; remove it)")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
+            raise YamlError(f"YAML number at line {node.start_mark.line + 1} has more than {MAX_INT_DIGITS} digits")
+        return value
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split(":")[0][:120] or type(exc).__name__
+
 
 def load_yaml(text: str, first_line: int = 1):
     """Parse one YAML document; ``first_line`` is where it starts in the file, for messages."""
@@ -43,9 +73,9 @@ def load_yaml(text: str, first_line: int = 1):
         raise YamlError(f"YAML does not parse{where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise YamlError(f"YAML does not parse: {exc}") from None
+    except RecursionError:  # belt and braces: MAX_DEPTH stops nesting long before this
+        raise YamlError(f"YAML nested deeper than {MAX_DEPTH} levels") from None
 
 
 def _shift_line(message: str, first_line: int) -> str:
-    import re
-
     return re.sub(r"line (\d+)", lambda m: f"line {int(m.group(1)) + first_line - 1}", message)

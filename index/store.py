@@ -5,6 +5,14 @@ content hash, build metadata; schema made only by the numbered migrations below)
 ``index.faiss`` and ``bm25/``. Builds write a new generation beside the live one and then
 replace CURRENT in one atomic rename, so a reader sees either the old index or the new one,
 never a half-written mix.
+
+Crash safety: a build killed at any point (even SIGKILL) leaves at most a ``.building-*``
+folder or a ``.CURRENT.*`` file, which no reader ever opens; the next build removes them
+(under the build lock, which proves that no build is running). Files are fsynced before the
+rename, so a power cut cannot publish a generation whose data is still only in memory.
+``index.db`` keeps SQLite's default rollback journal, not WAL: it is written once, inside a
+folder nobody reads yet, and only read afterwards, so WAL would add ``-wal``/``-shm`` files
+and need a writable folder for readers without protecting anything.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +69,8 @@ def current_generation(data_dir: Path) -> Path | None:
     except FileNotFoundError:
         return None
     folder = index_root(data_dir) / name
-    return folder if name and folder.is_dir() else None
+    # Only a generation of this folder: whatever else CURRENT says is treated as no index.
+    return folder if name.startswith("gen-") and "/" not in name and "\\" not in name and folder.is_dir() else None
 
 
 def open_db(folder: Path, *, create: bool = False) -> sqlite_utils.Database:
@@ -90,35 +100,68 @@ def stored_vectors(folder: Path | None, model_id: str) -> dict[str, np.ndarray]:
             return {}
         rows = db.query("select content_hash, vector from vectors where model_id = ?", [model_id])
         return {row["content_hash"]: np.frombuffer(row["vector"], dtype=np.float32) for row in rows}
+    except sqlite3.DatabaseError:  # a damaged previous generation: embed everything again
+        return {}
     finally:
         db.close()
 
 
 def publish(data_dir: Path, generation: Path) -> None:
-    """Point CURRENT at ``generation`` atomically, then drop generations no longer needed."""
+    """Point CURRENT at ``generation`` atomically, then drop generations no longer needed.
+
+    Call it holding the build lock (``index.build.build_lock``)."""
     root = index_root(data_dir)
+    previous = current_generation(data_dir)
     tmp = root / f".{CURRENT}.{os.getpid()}"
     tmp.write_text(generation.name + "\n")
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, root / CURRENT)
-    _prune(root, keep=generation.name)
+    fsync_dir(root)
+    _prune(root, keep={generation.name, previous.name if previous else generation.name})
 
 
-def _prune(root: Path, keep: str) -> None:
-    generations = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("gen-")), key=lambda p: p.name)
-    doomed = [p for p in generations if p.name != keep][: max(0, len(generations) - KEEP_GENERATIONS)]
-    for folder in doomed:
-        shutil.rmtree(folder, ignore_errors=True)
-    for stale in root.iterdir():  # folders of builds that died before publishing
+def _prune(root: Path, keep: set[str]) -> None:
+    """Keep the live generation and the one it replaced; drop older ones, and generations a
+    killed build wrote but never published."""
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.name.startswith("gen-") and folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    remove_abandoned(root)
+
+
+def remove_abandoned(root: Path) -> list[str]:
+    """Remove what builds that died left behind. Only under the build lock: holding it proves no
+    build is running (a process id would not: containers reuse them after a restart)."""
+    removed = []
+    for stale in root.iterdir() if root.is_dir() else ():
         if stale.is_dir() and stale.name.startswith(".building-"):
-            try:
-                pid = int(stale.name.split("-")[-1])
-                os.kill(pid, 0)
-            except (ValueError, ProcessLookupError):
-                shutil.rmtree(stale, ignore_errors=True)
-            except PermissionError:
-                pass
+            shutil.rmtree(stale, ignore_errors=True)
+        elif stale.is_file() and stale.name.startswith(f".{CURRENT}."):
+            stale.unlink(missing_ok=True)
+        else:
+            continue
+        removed.append(stale.name)
+    return removed
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file below ``folder``, then the folders themselves, to disk."""
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        elif path.is_dir():
+            fsync_dir(path)
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def dumps(value) -> str:
