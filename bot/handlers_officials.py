@@ -310,7 +310,6 @@ async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def _practice_view(update: Update, context: ContextTypes.DEFAULT_TYPE, full: bool) -> None:
-    s = services(context)
     parsed = cb.parse(update.callback_query.data)
     ui = UI(view_language(context, update, parsed.args[1]))
     practice = practice_by_digest(context, parsed.args[0])

@@ -23,7 +23,6 @@ the next start then builds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -33,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from index import store
+from index.model_cache import sha256_file
 from index.build import BuildBusy, build_lock
 
 from .database import DB_NAME, BotDatabase
@@ -101,7 +101,7 @@ def backup(data_dir: Path, knowledge_dir: Path, dest: Path, lock_wait: float = L
         "source": {"data_dir": str(data_dir.resolve()), "knowledge_dir": str(knowledge_dir.resolve())},
         "rows": rows,
         "generation": copied.generation,
-        "files": {str(p.relative_to(dest)): _sha256(p) for p in sorted(dest.rglob("*")) if p.is_file()},
+        "files": {str(p.relative_to(dest)): sha256_file(p) for p in sorted(dest.rglob("*")) if p.is_file()},
     }
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     store.fsync_tree(dest)
@@ -160,13 +160,6 @@ def _count(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 # -- restore ---------------------------------------------------------------------------------
 
@@ -178,7 +171,7 @@ def restore(source: Path, data_dir: Path, knowledge_dir: Path) -> Copied:
         raise DataError(f"{source} is not a peerbot backup (no {MANIFEST}; make one with `peerbot backup DEST`)")
     manifest = json.loads(manifest_path.read_text())
     damaged = sorted(name for name, digest in manifest["files"].items()
-                     if not (source / name).is_file() or _sha256(source / name) != digest)
+                     if not (source / name).is_file() or sha256_file(source / name) != digest)
     if damaged:
         raise DataError(f"the backup in {source} is damaged: {', '.join(damaged[:5])} differ from its manifest")
     in_the_way = [str(p) for p in (data_dir / DB_NAME, data_dir / store.INDEX_DIR / store.CURRENT) if p.exists()]

@@ -57,6 +57,25 @@ def engine(knowledge: Path, data_dir: Path, built_index: Path) -> Engine:
     return engine
 
 
+def bot_process_env(emulator: TelegramEmulator, knowledge: Path, data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for `peerbot run` as a separate process against the emulator (fast embedder)."""
+    import os
+
+    return {
+        **os.environ,
+        "PEERBOT_KNOWLEDGE_DIR": str(knowledge),
+        "PEERBOT_DATA_DIR": str(data_dir),
+        "PEERBOT_EMBEDDING_MODEL": "test-hash:64",
+        "PEERBOT_MIN_DENSE_SCORE": str(RANKING["min_dense_score"]),
+        "PEERBOT_MIN_CENTRED_SCORE": str(RANKING["min_centred_score"]),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE": emulator.base_url,
+        "PEERBOT_ALLOWED_USERS": str(OFFICIAL),
+        "PEERBOT_LOG_LEVEL": "DEBUG",
+        **extra,
+    }
+
+
 def make_settings(emulator: TelegramEmulator, knowledge: Path, data_dir: Path, **overrides) -> Settings:
     values = dict(
         knowledge_dir=knowledge,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 from bot.logging_setup import REDACTED, configure_logging
 from bot.texts import Texts
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, COORDINATOR, NEW_PRACTICE, OFFICIAL, RANKING, TOKEN, bold, built_index, button, emulator, engine, settings,
+    ADMIN, COORDINATOR, NEW_PRACTICE, OFFICIAL, TOKEN, bold, bot_process_env, built_index, button, emulator, engine, settings,
     start_bot,
 )
 
@@ -22,20 +21,7 @@ SECRET_HALF = TOKEN.split(":", 1)[1]
 
 
 def test_peerbot_run_answers_over_http_and_logs_no_token(emulator, knowledge, data_dir, tmp_path):
-    env = {
-        **os.environ,
-        "PEERBOT_KNOWLEDGE_DIR": str(knowledge),
-        "PEERBOT_DATA_DIR": str(data_dir),
-        "PEERBOT_EMBEDDING_MODEL": "test-hash:64",
-        "PEERBOT_MIN_DENSE_SCORE": str(RANKING["min_dense_score"]),
-        "PEERBOT_MIN_CENTRED_SCORE": str(RANKING["min_centred_score"]),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE": emulator.base_url,
-        "PEERBOT_ALLOWED_USERS": str(OFFICIAL),
-        "PEERBOT_ADMINS": str(ADMIN),
-        "PEERBOT_COORDINATORS": str(COORDINATOR),
-        "PEERBOT_LOG_LEVEL": "DEBUG",
-    }
+    env = bot_process_env(emulator, knowledge, data_dir, PEERBOT_ADMINS=str(ADMIN), PEERBOT_COORDINATORS=str(COORDINATOR))
     log_file = tmp_path / "peerbot.log"
     with open(log_file, "wb") as stderr:
         process = subprocess.Popen(

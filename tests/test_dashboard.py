@@ -6,7 +6,6 @@ pages are checked in real headless Chromium against `peerbot dashboard` run as a
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket

@@ -6,7 +6,6 @@ records setWebhook and delivers updates by HTTP POST with the secret token heade
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.bot_harness import OFFICIAL, RANKING, TOKEN, bold, emulator  # noqa: F401 - fixture
+from tests.bot_harness import OFFICIAL, TOKEN, bold, bot_process_env, emulator  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "peerbot-test-webhook-secret_0123456789"
@@ -31,17 +30,7 @@ def _free_port() -> int:
 
 def _start(emulator, knowledge: Path, data_dir: Path, tmp_path: Path, args: list[str], **extra_env: str):
     env = {
-        **os.environ,
-        "PEERBOT_KNOWLEDGE_DIR": str(knowledge),
-        "PEERBOT_DATA_DIR": str(data_dir),
-        "PEERBOT_EMBEDDING_MODEL": "test-hash:64",
-        "PEERBOT_MIN_DENSE_SCORE": str(RANKING["min_dense_score"]),
-        "PEERBOT_MIN_CENTRED_SCORE": str(RANKING["min_centred_score"]),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE": emulator.base_url,
-        "PEERBOT_ALLOWED_USERS": str(OFFICIAL),
-        "PEERBOT_LOG_LEVEL": "DEBUG",
-        "PYTHONPATH": str(REPO),
+        **bot_process_env(emulator, knowledge, data_dir, PYTHONPATH=str(REPO)),
         **extra_env,
     }
     for name in ("PEERBOT_WEBHOOK_URL", "PEERBOT_WEBHOOK_SECRET"):
