@@ -40,12 +40,13 @@ class _StrictLoader(yaml.SafeLoader):
             self._depth -= 1
 
     def construct_object(self, node, deep=False):
-        # Implicit dates and numbers are built by Python: `2020-13-01` raises ValueError there.
+        # Values are built by Python: `2020-13-01` raises ValueError there, and explicit tags on
+        # malformed values raise whatever PyYAML's constructor happens to hit.
         try:
             value = super().construct_object(node, deep)
-        except YamlError:
+        except (YamlError, yaml.YAMLError):
             raise
-        except (ValueError, TypeError, OverflowError) as exc:
+        except Exception as exc:  # noqa: BLE001 - e.g. `!!timestamp` on an empty value raises AttributeError in PyYAML
             if "integer string conversion" in str(exc):
                 raise YamlError(f"YAML number at line {node.start_mark.line + 1} has more than {MAX_INT_DIGITS} digits") from None
             raise YamlError(f"YAML value at line {node.start_mark.line + 1} cannot be read ({_short(exc)}; quote it to keep it as text)") from None

@@ -245,3 +245,15 @@ async def test_markup_in_a_practice_is_shown_literally_in_every_reply(bot, knowl
     [gaps] = await bot.say(ADMIN, "/gaps")
     assert GAP in gaps.text
     only_safe_markup(gaps)
+
+
+def test_explicit_tags_on_malformed_values_are_problems_not_crashes():
+    # Found by the property test: PyYAML's own constructor raises AttributeError here.
+    from index.knowledge import parse_practice
+    from index.taxonomy import Taxonomy
+
+    practice, problems = parse_practice(b"---\nid: x\n0: !!timestamp\n---\nbody\n", Path("practices/x.md"), Taxonomy.contract_default())
+    assert practice is None
+    assert [str(p) for p in problems] == [
+        "practices/x.md: front matter: YAML value at line 3 cannot be read ('NoneType' object has no attribute 'groupdict'; quote it to keep it as text)"
+    ]
