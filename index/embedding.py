@@ -26,7 +26,7 @@ class Embedder(Protocol):
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
-    def encode_documents(self, texts: list[str], batch_size: int = 16, progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
 
 EmbedderFactory = Callable[[str, Path], Embedder]  # (spec, models_dir)
@@ -72,19 +72,23 @@ class SentenceTransformerEmbedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._as_matrix(self.model.encode_query(list(texts), normalize_embeddings=True, show_progress_bar=False))
 
-    def encode_documents(self, texts: list[str], batch_size: int = 16, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Sort the whole list by length first, so every batch pads to similar lengths (as one
+        # big encode_document call would), then hand it over in chunks so the progress bar
+        # moves; the vectors go back into the callers' order at the end.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        step = batch_size * 4
         chunks = []
-        # Hand sentence-transformers several batches at a time: it sorts each call by length, so
-        # short passages are not padded to the longest one, while the progress bar still moves.
-        step = batch_size * 8
-        for start in range(0, len(texts), step):
-            part = list(texts[start : start + step])
+        for start in range(0, len(order), step):
+            part = [texts[i] for i in order[start : start + step]]
             chunks.append(self.model.encode_document(part, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False))
             if progress:
                 progress(len(part))
-        if not chunks:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._as_matrix(np.concatenate(chunks))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        vectors[order] = np.concatenate(chunks)
+        return self._as_matrix(vectors)
 
     @staticmethod
     def _as_matrix(vectors) -> np.ndarray:
