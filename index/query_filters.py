@@ -55,6 +55,15 @@ def mentioned_places(question: str, places: list[str]) -> frozenset[str]:
 
 
 def filters_from_question(question: str, index: SearchIndex) -> Filters | None:
-    places = sorted({p.municipality for p in index.practices.values() if p.meta.get("level", "municipal") in LOCAL_LEVELS})
-    named = mentioned_places(question, places)
+    named = mentioned_places(question, _local_places(index))
     return Filters(municipalities=named) if named else None
+
+
+def _local_places(index: SearchIndex) -> list[str]:
+    # Computed once per loaded index (an index never changes): at 10k practices the scan cost
+    # more than the whole ranking (bench/, issue #6).
+    places = getattr(index, "_local_places", None)
+    if places is None:
+        places = sorted({p.municipality for p in index.practices.values() if p.meta.get("level", "municipal") in LOCAL_LEVELS})
+        index._local_places = places
+    return places

@@ -13,6 +13,7 @@ Confidence uses the raw dense score of the best passage and the centred margin (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 
 from . import store
 from .lexical import LexicalIndex
-from .vector_index import read_faiss
+from .vector_index import read_faiss, search, stored_vectors
 
 
 ADVISORY_SECTIONS = frozenset({"lessons for basra"})
@@ -147,6 +148,16 @@ class SearchIndex:
         self.centroids = {
             lang: matrix[self.passage_language == lang].mean(axis=0) for lang in sorted(set(self.passage_language.tolist()))
         }
+        # Integer codes for the vectorised ranking: languages, and practices in id order (so that
+        # sorting by code breaks score ties by practice id).
+        self._languages = sorted(self.centroids)
+        language_code = {lang: k for k, lang in enumerate(self._languages)}
+        self._passage_language_code = np.array([language_code[p.language] for p in passages], dtype=np.intp)
+        self._centroid_matrix = np.stack([self.centroids[lang] for lang in self._languages]) if self._languages else np.zeros((0, matrix.shape[1]), np.float32)
+        self._practice_ids = sorted(set(practices) | set(self.passage_practice))
+        practice_code = {pid: k for k, pid in enumerate(self._practice_ids)}
+        self._passage_practice_code = np.array([practice_code[pid] for pid in self.passage_practice], dtype=np.intp)
+        self._filtered: dict = {}  # filters -> the passages they allow (an immutable index never invalidates it)
 
     @classmethod
     def load(cls, data_dir: Path) -> "SearchIndex":
@@ -158,6 +169,10 @@ class SearchIndex:
     @classmethod
     def load_generation(cls, folder: Path) -> "SearchIndex":
         try:
+            vectors = read_faiss(folder / store.FAISS_NAME)
+            # The ranking's copy of the vectors is a view of FAISS's own when it has one (flat and
+            # HNSW-flat indexes): at 100k passages a second copy costs 150 MB of the serving process.
+            matrix = stored_vectors(vectors)
             db = store.open_db(folder)
             try:
                 meta = store.read_meta(db)
@@ -167,78 +182,98 @@ class SearchIndex:
                 }
                 passages = [
                     PassageRecord(r["practice_id"], r["kind"], r["heading"], r["language"], r["text"])
-                    for r in db.query("select * from passages order by id")
+                    for r in db.query("select practice_id, kind, heading, language, text from passages order by id")
                 ]
-                hashes = [r["content_hash"] for r in db.query("select content_hash from passages order by id")]
-                vectors_by_hash = {
-                    r["content_hash"]: np.frombuffer(r["vector"], dtype=np.float32)
-                    for r in db.query("select content_hash, vector from vectors where model_id = ?", [meta.get("model_id")])
-                }
+                if matrix is None:
+                    matrix = _read_matrix(db, len(passages), meta)
             finally:
                 db.close()
-            matrix = np.stack([vectors_by_hash[h] for h in hashes]) if hashes else np.zeros((0, int(meta["dimension"])), np.float32)
-            vectors = read_faiss(folder / store.FAISS_NAME)
             lexical = LexicalIndex.load(folder / store.BM25_DIR, len(passages))
         except Exception as exc:  # any damage to any file means the same thing to the operator
             raise IndexCorrupt(f"the index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}); run `peerbot index --force` to rebuild it") from exc
-        if vectors.ntotal != len(passages) or "model_id" not in meta:
+        if vectors.ntotal != len(passages) or "model_id" not in meta or matrix.shape != (len(passages), int(meta["dimension"])):
             raise IndexCorrupt(f"the index in {folder} is inconsistent ({vectors.ntotal} vectors, {len(passages)} passages); run `peerbot index --force`")
         return cls(folder, meta, practices, passages, vectors, matrix, lexical)
 
     # -- ranking ---------------------------------------------------------------------------
 
     def rank(self, question: str, query_vector: np.ndarray, language: str, config: RankingConfig, top_k: int = 3, filters: Filters | None = None) -> Ranking:
+        """Vectorised over the candidates: no Python loop runs per passage (see bench/, issue #6)."""
         n = len(self.passages)
         if n == 0:
             return Ranking([], False)
-        allowed = None
+        query_vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        allowed = None  # indices of the passages the filters allow
         if filters:
-            allowed = {pid for pid, p in self.practices.items() if filters.allows(p)}
-            if not allowed:
+            allowed = self._allowed_passages(filters)
+            if allowed is None:
                 return Ranking([], False, filtered_out=True)
 
-        # Filters and lexical-only ranking must see every passage, not only the nearest ones.
-        limit = config.candidates if allowed is None and config.dense else n
-        candidates, dense = self._dense_candidates(query_vector, limit)
+        if allowed is None and config.dense:
+            candidates, dense = self._dense_candidates(query_vector, config.candidates)
+        else:
+            # Filters and lexical-only ranking must see every passage they allow, not only the
+            # nearest ones: score those exactly, best first, as a full FAISS search would.
+            candidates = allowed if allowed is not None else np.arange(n)
+            dense = (self.matrix[candidates] @ query_vector).astype(np.float32, copy=False)
+            order = np.argsort(-dense, kind="stable")
+            candidates, dense = candidates[order], dense[order]
+        language_codes = self._passage_language_code[candidates]
         centred = dense.copy()
-        if config.centring:
-            offsets = {lang: float(c @ query_vector) for lang, c in self.centroids.items()}
-            centred -= np.array([offsets[self.passage_language[i]] for i in candidates], dtype=np.float32)
+        if config.centring and len(self._languages):
+            offsets = (self._centroid_matrix @ query_vector).astype(np.float32)  # the mean score per passage language
+            centred -= offsets[language_codes]
 
         fused = centred if config.dense else np.zeros_like(centred)
         if config.lexical:
             lexical = self.lexical.scores(question)
             peak = float(lexical.max()) if lexical.size else 0.0
             if peak > 0:
-                weights = np.array([self._lexical_weight(language, self.passage_language[i], config) for i in candidates], dtype=np.float32)
-                fused = fused + weights * (lexical[candidates] / peak)
+                by_language = np.array([self._lexical_weight(language, lang, config) for lang in self._languages], dtype=np.float32)
+                fused = fused + by_language[language_codes] * (lexical[candidates] / peak)
 
-        best: dict[str, tuple[float, float, float, int]] = {}
-        for j, i in enumerate(candidates):
-            pid = self.passage_practice[i]
-            if allowed is not None and pid not in allowed:
-                continue
-            current = best.get(pid)
-            if current is None or fused[j] > current[0]:
-                best[pid] = (float(fused[j]), float(dense[j]), float(centred[j]), int(i))
-        ordered = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
-        hits = [Hit(self.practices[pid], score, raw, self.passages[i]) for pid, (score, raw, _, i) in ordered[:top_k]]
+        # Each practice's best passage (the first in candidate order among equal scores), then the
+        # practices by that score, ties by practice id.
+        practice_codes = self._passage_practice_code[candidates]
+        by_score = np.argsort(-fused, kind="stable")
+        _, first = np.unique(practice_codes[by_score], return_index=True)
+        best = by_score[first]
+        chosen = best[np.lexsort((practice_codes[best], -fused[best]))]
+        hits = [
+            Hit(self.practices[self._practice_ids[practice_codes[j]]], float(fused[j]), float(dense[j]), self.passages[int(candidates[j])])
+            for j in chosen[:top_k]
+        ]
         if not hits:
             return Ranking([], False)
         evidence = self.passage_is_evidence[candidates]
-        if allowed is not None:
-            evidence = evidence & np.isin(self.passage_practice_array[candidates], list(allowed))
         if not evidence.any():
             evidence = np.ones_like(evidence)
         top_dense = float(dense[evidence].max())
-        own = evidence & (self.passage_practice_array[candidates] == ordered[0][0])
-        top_centred = float(centred[own].max()) if own.any() else ordered[0][1][2]
+        own = evidence & (practice_codes == practice_codes[chosen[0]])
+        top_centred = float(centred[own].max()) if own.any() else float(centred[chosen[0]])
         confident = top_dense >= config.min_dense_score and top_centred >= config.min_centred_score
         return Ranking(hits, confident, top_dense=top_dense, top_centred=top_centred)
 
+    def _allowed_passages(self, filters: Filters) -> np.ndarray | None:
+        """Indices of the passages of the practices ``filters`` allows; None when it allows no practice."""
+        try:
+            key = tuple((f.name, getattr(filters, f.name)) for f in dataclasses.fields(filters))
+            hash(key)
+        except TypeError:
+            key = None
+        if key is not None and key in self._filtered:
+            return self._filtered[key]
+        allowed = np.array([pid in self.practices and filters.allows(self.practices[pid]) for pid in self._practice_ids], dtype=bool)
+        passages = np.flatnonzero(allowed[self._passage_practice_code]) if allowed.any() else None
+        if key is not None:
+            if len(self._filtered) >= 256:
+                self._filtered.clear()
+            self._filtered[key] = passages
+        return passages
+
     def _dense_candidates(self, query_vector: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(limit, len(self.passages))
-        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), k)
+        scores, ids = search(self.vectors, query_vector, k)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
@@ -249,3 +284,20 @@ class SearchIndex:
         if question_language != "ar" and passage_language != "ar":
             return config.lexical_weight_same_script  # names and figures still match across Latin languages
         return 0.0
+
+
+def _read_matrix(db, count: int, meta: dict) -> np.ndarray:
+    """The stored vectors in passage order, straight into one preallocated matrix."""
+    matrix = np.empty((count, int(meta["dimension"])), dtype=np.float32)
+    rows = db.execute(
+        "select v.vector from passages p left join vectors v on v.content_hash = p.content_hash and v.model_id = ? order by p.id",
+        [meta.get("model_id")],
+    )
+    seen = 0
+    for seen, (blob,) in enumerate(rows, 1):
+        if blob is None:
+            raise KeyError(f"passage {seen - 1} has no vector for {meta.get('model_id')}")
+        matrix[seen - 1] = np.frombuffer(blob, dtype=np.float32)
+    if seen != count:
+        raise ValueError(f"{seen} vectors for {count} passages")
+    return matrix
