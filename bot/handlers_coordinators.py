@@ -101,19 +101,31 @@ def preview_blocks(ui: UI, practice: Practice, taxonomy) -> list[str]:
     return ["\n".join(lines)]
 
 
-async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _claim_pressed_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, status: str):
+    """(ui, upload) for a Publish/Cancel press by its uploader, or None after answering the refusal."""
     s = services(context)
     query = update.callback_query
     user = query.from_user
     ui = UI(interface_language(s, user))
     if not s.access.can_publish(user.id):  # callback data carries no authority
-        log.warning("user %s pressed publish (%r) without being a coordinator", user.id, query.data)
+        log.warning("user %s pressed %r without being a coordinator", user.id, query.data)
         await answer_query(update, ui.plain("coordinators_only"), alert=True)
-        return
-    upload = s.db.claim_upload(cb.parse(query.data).number(0), user.id, UPLOAD_PUBLISHING, UPLOAD_MAX_AGE)
+        return None
+    upload = s.db.claim_upload(cb.parse(query.data).number(0), user.id, status, UPLOAD_MAX_AGE)
     if upload is None:
         await answer_query(update, ui.plain("upload_not_pending"), alert=True)
+        return None
+    return ui, upload
+
+
+async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    claimed = await _claim_pressed_upload(update, context, UPLOAD_PUBLISHING)
+    if claimed is None:
         return
+    ui, upload = claimed
+    s = services(context)
+    query = update.callback_query
+    user = query.from_user
     await answer_query(update)
     await _drop_buttons(query)
     chat_id = query.message.chat.id
@@ -144,17 +156,11 @@ def failure_blocks(ui: UI, key: str, outcome: kf.Outcome, **values) -> list[str]
 
 
 async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
+    claimed = await _claim_pressed_upload(update, context, UPLOAD_CANCELLED)
+    if claimed is None:
+        return
+    ui, _ = claimed
     query = update.callback_query
-    user = query.from_user
-    ui = UI(interface_language(s, user))
-    if not s.access.can_publish(user.id):
-        await answer_query(update, ui.plain("coordinators_only"), alert=True)
-        return
-    upload = s.db.claim_upload(cb.parse(query.data).number(0), user.id, UPLOAD_CANCELLED, UPLOAD_MAX_AGE)
-    if upload is None:
-        await answer_query(update, ui.plain("upload_not_pending"), alert=True)
-        return
     await answer_query(update, ui.plain("upload_cancelled"))
     await _drop_buttons(query)
     await send_html(context, query.message.chat.id, ui.html("upload_cancelled"))
