@@ -49,7 +49,11 @@ def install_batcher() -> None:
     def report() -> None:
         for batcher in batchers.values():
             s = batcher.stats
-            print(f"BATCHER questions={s.questions} batches={s.batches} largest={s.largest} mean={s.mean_batch:.2f}", file=sys.stderr, flush=True)
+            print(
+                f"BATCHER questions={s.questions} batches={s.batches} largest={s.largest} mean={s.mean_batch:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     atexit.register(report)
 

@@ -81,7 +81,9 @@ def run_throughput(ctx: Context) -> Section:
             builds.append(time.perf_counter() - started)
             embed_in_build.append(counting.seconds)
 
-        log(f"build: {len(texts)} passages: raw encode, full build, then both embedding paths interleaved chunk by chunk")
+        log(
+            f"build: {len(texts)} passages: raw encode, full build, then both embedding paths interleaved chunk by chunk"
+        )
         raw_encode()
         full_build(1)
         # Paired: the same chunks through the raw call and through the embedder the build uses,
@@ -106,9 +108,17 @@ def run_throughput(ctx: Context) -> Section:
     overhead = builds[0] - embed_in_build[0]
     direct = (raw[0] / n) / (builds[0] / passages)
     paired = paired_raw / (paired_build + overhead * n / passages)
-    section.add("passages (unique texts embedded)", f"{passages} ({n}) from {reports[0].practices} practices" + (" — --quick subset" if ctx.quick else ""))
-    section.add("model's raw encode_document, one call over all passages", f"{n / raw[0]:.1f} passages/s ({raw[0]:.1f} s)")
-    section.add("full build (build_index --force)", f"{passages / builds[0]:.1f} passages/s ({builds[0]:.1f} s, of which {overhead:.2f} s outside the embedding: validate, write SQLite/FAISS/BM25, verify, swap)")
+    section.add(
+        "passages (unique texts embedded)",
+        f"{passages} ({n}) from {reports[0].practices} practices" + (" — --quick subset" if ctx.quick else ""),
+    )
+    section.add(
+        "model's raw encode_document, one call over all passages", f"{n / raw[0]:.1f} passages/s ({raw[0]:.1f} s)"
+    )
+    section.add(
+        "full build (build_index --force)",
+        f"{passages / builds[0]:.1f} passages/s ({builds[0]:.1f} s, of which {overhead:.2f} s outside the embedding: validate, write SQLite/FAISS/BM25, verify, swap)",
+    )
     section.add("full build / raw, measured one after the other", f"{direct:.3f}x")
     section.add(
         "build throughput / raw throughput, paired (chunks interleaved + the build's own overhead)",
@@ -135,7 +145,12 @@ def _scratch(ctx: Context) -> Path:
 # Edits an official's coordinator might publish: a sentence added to a body section, and a
 # reworded English summary (which also changes the practice's English summary passage).
 EDITS = (
-    ("append a sentence to the last body section", lambda text: text.rstrip("\n") + " The measure was repeated in the second wave, according to the municipality.\n"),
+    (
+        "append a sentence to the last body section",
+        lambda text: (
+            text.rstrip("\n") + " The measure was repeated in the second wave, according to the municipality.\n"
+        ),
+    ),
     ("reword the English summary", lambda text: text.replace("summary:\n  en: ", "summary:\n  en: In brief, ", 1)),
 )
 
@@ -143,7 +158,9 @@ EDITS = (
 def run_incremental(ctx: Context) -> Section:
     from index.engine import Engine
 
-    section = Section("incremental", "5. Incremental update: one practice file changed, re-indexed with the model loaded")
+    section = Section(
+        "incremental", "5. Incremental update: one practice file changed, re-indexed with the model loaded"
+    )
     engine_live = ctx.engine  # the shipped index exists and is current
     scratch = Path(tempfile.mkdtemp(prefix="incremental-", dir=_scratch(ctx)))
     try:
@@ -156,7 +173,10 @@ def run_incremental(ctx: Context) -> Section:
         started = time.perf_counter()
         report = engine.rebuild(progress=False)
         unchanged = time.perf_counter() - started
-        section.add("re-index with nothing changed", f"{unchanged:.3f} s ({'no new generation' if not report.changed else 'rebuilt!'})")
+        section.add(
+            "re-index with nothing changed",
+            f"{unchanged:.3f} s ({'no new generation' if not report.changed else 'rebuilt!'})",
+        )
 
         files = sorted((knowledge / "practices").glob("*.md"))
         picks = [files[len(files) // 4], files[len(files) // 2], files[(3 * len(files)) // 4]]
@@ -181,8 +201,15 @@ def run_incremental(ctx: Context) -> Section:
                 f"{len(foreign)} of other practices; new generation served: {'yes' if ok else 'NO'}",
             )
         worst = max(times)
-        section.add("wall time per one-file change (median / worst)", f"{median(times):.2f} s / {worst:.2f} s", "<= 3 s", worst <= 3.0)
-        section.note(f"A copy of the knowledge and of the live index; the change goes through {how} (validate, write, `Engine.rebuild()`: re-embed what changed, write and verify a new generation, swap it in, reload), with the model already loaded.")
+        section.add(
+            "wall time per one-file change (median / worst)",
+            f"{median(times):.2f} s / {worst:.2f} s",
+            "<= 3 s",
+            worst <= 3.0,
+        )
+        section.note(
+            f"A copy of the knowledge and of the live index; the change goes through {how} (validate, write, `Engine.rebuild()`: re-embed what changed, write and verify a new generation, swap it in, reload), with the model already loaded."
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return section

@@ -13,13 +13,27 @@ from pathlib import Path
 
 from .common import REPO, Context, Section, log, median
 
-HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "bm25s", "scipy", "sklearn", "telegram", "langchain_core")
+HEAVY = (
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "faiss",
+    "bm25s",
+    "scipy",
+    "sklearn",
+    "telegram",
+    "langchain_core",
+)
 QUESTION = "How did municipalities help elderly people living alone?"
 
 
 def peerbot_command() -> list[str]:
     script = Path(sys.executable).with_name("peerbot")
-    return [str(script)] if script.is_file() else [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+    return (
+        [str(script)]
+        if script.is_file()
+        else [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+    )
 
 
 def clean_env(ctx: Context, **extra: str) -> dict[str, str]:
@@ -49,7 +63,15 @@ def _wall(command: list[str], env: dict, cwd: Path, runs: int) -> tuple[float, s
 def heavy_imports(args: list[str], env: dict, cwd: Path) -> tuple[list[str], list[tuple[float, str]]]:
     """Heavy top-level packages imported by `peerbot ARGS`, and the slowest imports (ms, name)."""
     code = "import sys; from bot.cli import main; sys.argv = ['peerbot', *sys.argv[1:]]; main()"
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], env={**env, "PYTHONPATH": str(REPO)}, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *args],
+        env={**env, "PYTHONPATH": str(REPO)},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     heavy, cumulative = set(), []
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s+)(\S+)", line)
@@ -70,7 +92,15 @@ def first_answer(ctx: Context, env: dict, cwd: Path) -> tuple[float, float]:
 
     markers = {Texts(lang)(key) for lang in ("en", "ar", "sl") for key in ("results_intro", "no_match")}
     started = time.perf_counter()
-    process = subprocess.Popen(peerbot_command() + ["run"], env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        peerbot_command() + ["run"],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     process.stdin.write(QUESTION + "\n")
     process.stdin.close()
     answered = None
@@ -112,7 +142,9 @@ def run(ctx: Context) -> Section:
             "none",
             not heavy,
         )
-        section.note(f"`peerbot {label}` slowest direct imports: " + ", ".join(f"{name} {ms_:.0f} ms" for ms_, name in slowest))
+        section.note(
+            f"`peerbot {label}` slowest direct imports: " + ", ".join(f"{name} {ms_:.0f} ms" for ms_, name in slowest)
+        )
     log("coldstart: `peerbot run` (terminal chat) to the first answer")
     tries = 2 if ctx.quick else 3
     results = [first_answer(ctx, env, cwd) for _ in range(tries)]
@@ -123,5 +155,7 @@ def run(ctx: Context) -> Section:
     import shutil
 
     shutil.rmtree(cwd, ignore_errors=True)
-    section.note("Model already converted and index current (a later start); the first start ever also converts the model (about 5-15 s) and embeds every passage (see section 4).")
+    section.note(
+        "Model already converted and index current (a later start); the first start ever also converts the model (about 5-15 s) and embeds every passage (see section 4)."
+    )
     return section

@@ -114,7 +114,16 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     versions = {}
-    for name in ("torch", "faiss", "sentence_transformers", "transformers", "numpy", "bm25s", "langchain_community", "langchain_huggingface"):
+    for name in (
+        "torch",
+        "faiss",
+        "sentence_transformers",
+        "transformers",
+        "numpy",
+        "bm25s",
+        "langchain_community",
+        "langchain_huggingface",
+    ):
         versions[name] = _version(name)
     try:
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -136,7 +145,12 @@ def machine() -> dict[str, str]:
 def _version(module: str) -> str:
     from importlib import metadata
 
-    names = {"faiss": "faiss-cpu", "sentence_transformers": "sentence-transformers", "langchain_community": "langchain-community", "langchain_huggingface": "langchain-huggingface"}
+    names = {
+        "faiss": "faiss-cpu",
+        "sentence_transformers": "sentence-transformers",
+        "langchain_community": "langchain-community",
+        "langchain_huggingface": "langchain-huggingface",
+    }
     try:
         return metadata.version(names.get(module, module))
     except metadata.PackageNotFoundError:
@@ -145,8 +159,17 @@ def _version(module: str) -> str:
 
 def _git_commit() -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
         return f"{commit}{' + uncommitted changes' if dirty else ''}" if commit else "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
@@ -180,8 +203,12 @@ def load_questions(path: Path) -> tuple[list[Question], str]:
     path = Path(path)
     if path.is_file():
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        return [Question(r["question"], r.get("lang", "und"), list(r.get("relevant", []))) for r in rows], str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
-    return [Question(q, lang, rel) for q, lang, rel in FALLBACK_QUESTIONS], "built-in fallback questions (no relevance labels)"
+        return [Question(r["question"], r.get("lang", "und"), list(r.get("relevant", []))) for r in rows], str(
+            path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        )
+    return [
+        Question(q, lang, rel) for q, lang, rel in FALLBACK_QUESTIONS
+    ], "built-in fallback questions (no relevance labels)"
 
 
 # -- the shared context --------------------------------------------------------------------

@@ -61,8 +61,14 @@ async def _engine_load(ctx: Context, batched: bool) -> dict:
     if batcher:
         await batcher.aclose()
     pool.shutdown()
-    return {"wall": wall, "latencies": latencies, "answers": answers, "questions": users * each,
-            "mean_batch": stats.mean_batch if stats else 1.0, "largest": stats.largest if stats else 1}
+    return {
+        "wall": wall,
+        "latencies": latencies,
+        "answers": answers,
+        "questions": users * each,
+        "mean_batch": stats.mean_batch if stats else 1.0,
+        "largest": stats.largest if stats else 1,
+    }
 
 
 # -- through Telegram ------------------------------------------------------------------------
@@ -81,7 +87,9 @@ class _Watcher:
     def answers(self, chat_id: int) -> int:
         e = self.emulator
         with e._cond:  # the emulator's one lock for all state
-            return sum(1 for mid in e._bot_message_ids.get(chat_id, ()) if e._messages[(chat_id, mid)].get("reply_markup"))
+            return sum(
+                1 for mid in e._bot_message_ids.get(chat_id, ()) if e._messages[(chat_id, mid)].get("reply_markup")
+            )
 
     def messages(self, chat_id: int) -> int:
         with self.emulator._cond:
@@ -96,7 +104,9 @@ class _Watcher:
         return time.perf_counter()
 
 
-def _start_bot(ctx: Context, emulator, data_dir: Path, cwd: Path, batched: bool, limited: bool, log_path: Path) -> subprocess.Popen:
+def _start_bot(
+    ctx: Context, emulator, data_dir: Path, cwd: Path, batched: bool, limited: bool, log_path: Path
+) -> subprocess.Popen:
     env = clean_env(
         ctx,
         PEERBOT_DATA_DIR=str(data_dir),
@@ -106,7 +116,11 @@ def _start_bot(ctx: Context, emulator, data_dir: Path, cwd: Path, batched: bool,
         PEERBOT_LOG_LEVEL="WARNING",
         PYTHONPATH=str(REPO),
     )
-    command = [sys.executable, "-m", "bench.bot_launcher"] + (["--batcher"] if batched else []) + ([] if limited else ["--no-rate-limit"])
+    command = (
+        [sys.executable, "-m", "bench.bot_launcher"]
+        + (["--batcher"] if batched else [])
+        + ([] if limited else ["--no-rate-limit"])
+    )
     return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"))
 
 
@@ -184,12 +198,22 @@ def run(ctx: Context) -> Section:
     runs: dict[bool, list[dict]] = {False: [], True: []}
     for batched in order:
         runs[batched].append(asyncio.run(_engine_load(ctx, batched)))
-    for batched, label in ((False, "one Engine.ask per question (2 worker threads)"), (True, "QueryBatcher (one encode per batch)")):
+    for batched, label in (
+        (False, "one Engine.ask per question (2 worker threads)"),
+        (True, "QueryBatcher (one encode per batch)"),
+    ):
         rs = runs[batched]
         rate = sum(r["questions"] for r in rs) / sum(r["wall"] for r in rs)
         lat = [x for r in rs for x in r["latencies"]]
-        extra = f", mean batch {median([r['mean_batch'] for r in rs]):.1f}, largest {max(r['largest'] for r in rs)}" if batched else ""
-        section.add(f"engine alone, {label}: throughput; reply p50 / p95", f"{rate:.1f} questions/s; {percentile(lat, 50) * 1000:.0f} / {percentile(lat, 95) * 1000:.0f} ms{extra}")
+        extra = (
+            f", mean batch {median([r['mean_batch'] for r in rs]):.1f}, largest {max(r['largest'] for r in rs)}"
+            if batched
+            else ""
+        )
+        section.add(
+            f"engine alone, {label}: throughput; reply p50 / p95",
+            f"{rate:.1f} questions/s; {percentile(lat, 50) * 1000:.0f} / {percentile(lat, 95) * 1000:.0f} ms{extra}",
+        )
     plain_rate = sum(r["questions"] for r in runs[False]) / sum(r["wall"] for r in runs[False])
     batched_rate = sum(r["questions"] for r in runs[True]) / sum(r["wall"] for r in runs[True])
     section.add("engine alone: batched / unbatched throughput", f"{batched_rate / plain_rate:.2f}x")
@@ -213,13 +237,24 @@ def run(ctx: Context) -> Section:
                 r = asyncio.run(_bot_load(ctx, emulator, batched, limited, scratch, FIRST_USER + 10_000 * n))
             rate = r["questions"] / r["wall"]
             batch = f"; mean batch {r['mean_batch']:.1f}, largest {r['largest']}" if "mean_batch" in r else ""
-            section.add(f"Telegram, {label}: throughput; time to reply p50 / p95 / p99", f"{rate:.1f} questions/s; {pcts(r['latencies'])}{batch}")
+            section.add(
+                f"Telegram, {label}: throughput; time to reply p50 / p95 / p99",
+                f"{rate:.1f} questions/s; {pcts(r['latencies'])}{batch}",
+            )
             ok = r["lost"] == 0 and r["duplicated"] == 0
-            section.add(f"Telegram, {label}: replies lost / duplicated", f"{r['lost']} / {r['duplicated']} of {r['questions']} questions ({r['messages']} messages, {r['errors']} API errors, {r['log_errors']} ERROR log lines)", "0 / 0", ok)
+            section.add(
+                f"Telegram, {label}: replies lost / duplicated",
+                f"{r['lost']} / {r['duplicated']} of {r['questions']} questions ({r['messages']} messages, {r['errors']} API errors, {r['log_errors']} ERROR log lines)",
+                "0 / 0",
+                ok,
+            )
             if n == 0:
                 section.add("Telegram, as shipped: cold start, spawn -> first answer", f"{r['cold_start']:.1f} s")
             rates[(batched, limited)] = rate
-        section.add("Telegram, rate limiter off: batched / unbatched throughput", f"{rates[(True, False)] / rates[(False, False)]:.2f}x")
+        section.add(
+            "Telegram, rate limiter off: batched / unbatched throughput",
+            f"{rates[(True, False)] / rates[(False, False)]:.2f}x",
+        )
     finally:
         if not ctx.args.keep:
             shutil.rmtree(scratch, ignore_errors=True)

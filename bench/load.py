@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--limit", type=int, default=6, help="PEERBOT_RATE_LIMIT, questions per user per minute (default 6)")
+    parser.add_argument(
+        "--limit", type=int, default=6, help="PEERBOT_RATE_LIMIT, questions per user per minute (default 6)"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--burst", type=int, default=50, help="questions sent at once (default 50)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -46,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     from tests.load_scenario import check_log, drive, make_plan, rss_mb
     from tests.tg_emulator import TelegramEmulator
 
-    plans = [make_plan(args.questions, args.users, args.limit, seed=11 + r, first_user=500_000 + r * 100_000) for r in range(args.rounds)]
+    plans = [
+        make_plan(args.questions, args.users, args.limit, seed=11 + r, first_user=500_000 + r * 100_000)
+        for r in range(args.rounds)
+    ]
     warmup = 400_000
     result: dict = {"questions": args.questions, "users": args.users, "limit": args.limit, "rounds": []}
     with tempfile.TemporaryDirectory(prefix="peerbot-load-") as tmp, TelegramEmulator(token=TOKEN) as emulator:
@@ -54,14 +59,27 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(FIXTURE_KNOWLEDGE, knowledge)
         allowed = [warmup] + [user for plan in plans for user in plan.users]
         env = {
-            **os.environ, "PYTHONPATH": str(REPO), "PEERBOT_KNOWLEDGE_DIR": str(knowledge), "PEERBOT_DATA_DIR": str(data),
-            "PEERBOT_EMBEDDING_MODEL": "test-hash:64", "PEERBOT_MIN_DENSE_SCORE": "0.25", "PEERBOT_MIN_CENTRED_SCORE": "0.05",
-            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": emulator.base_url, "PEERBOT_LOG_LEVEL": "WARNING",
-            "PEERBOT_ALLOWED_USERS": ",".join(map(str, allowed)), "PEERBOT_RATE_LIMIT": str(args.limit),
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PEERBOT_KNOWLEDGE_DIR": str(knowledge),
+            "PEERBOT_DATA_DIR": str(data),
+            "PEERBOT_EMBEDDING_MODEL": "test-hash:64",
+            "PEERBOT_MIN_DENSE_SCORE": "0.25",
+            "PEERBOT_MIN_CENTRED_SCORE": "0.05",
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE": emulator.base_url,
+            "PEERBOT_LOG_LEVEL": "WARNING",
+            "PEERBOT_ALLOWED_USERS": ",".join(map(str, allowed)),
+            "PEERBOT_RATE_LIMIT": str(args.limit),
         }
         log = open(Path(tmp) / "bot.log", "wb")
-        bot = subprocess.Popen([sys.executable, "-c", "import tests.fake_embedder; from bot.cli import main; main(['run'])"],
-                               cwd=tmp, env=env, stdout=log, stderr=log)
+        bot = subprocess.Popen(
+            [sys.executable, "-c", "import tests.fake_embedder; from bot.cli import main; main(['run'])"],
+            cwd=tmp,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
         try:
             emulator.send_text(warmup, "rent exemption for business premises")
             emulator.wait_for_messages(warmup, 1, timeout=60)
@@ -75,17 +93,22 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     database.close()
                 problems += outcome.problems + logged
-                result["rounds"].append({
-                    "round": number, "seconds": round(outcome.seconds, 1), "messages": outcome.messages,
-                    "answered": outcome.answers, "told_to_wait": outcome.warnings,
-                    "expected_answers": sum(plan.expected(u)[0] for u in plan.users),
-                    "expected_told_to_wait": sum(plan.expected(u)[1] for u in plan.users),
-                    "questions_per_second": round(len(plan.sends) / outcome.seconds, 1),
-                    "user_wait_p50_s": round(statistics.median(outcome.latencies), 2),
-                    "user_wait_max_s": round(max(outcome.latencies), 2),
-                    "rss_mb_after": round(rss_mb(bot.pid), 1),
-                    "problems": len(outcome.problems) + len(logged),
-                })
+                result["rounds"].append(
+                    {
+                        "round": number,
+                        "seconds": round(outcome.seconds, 1),
+                        "messages": outcome.messages,
+                        "answered": outcome.answers,
+                        "told_to_wait": outcome.warnings,
+                        "expected_answers": sum(plan.expected(u)[0] for u in plan.users),
+                        "expected_told_to_wait": sum(plan.expected(u)[1] for u in plan.users),
+                        "questions_per_second": round(len(plan.sends) / outcome.seconds, 1),
+                        "user_wait_p50_s": round(statistics.median(outcome.latencies), 2),
+                        "user_wait_max_s": round(max(outcome.latencies), 2),
+                        "rss_mb_after": round(rss_mb(bot.pid), 1),
+                        "problems": len(outcome.problems) + len(logged),
+                    }
+                )
             result["flood_429s"] = sum(1 for _, description in emulator.errors if "Too Many Requests" in description)
             result["problems"] = problems[:20]
         finally:
@@ -98,15 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"load: {args.rounds} round(s) of {args.questions} questions from {args.users} users, limit {args.limit}/min per user")
+        print(
+            f"load: {args.rounds} round(s) of {args.questions} questions from {args.users} users, limit {args.limit}/min per user"
+        )
         print(f"bot RSS at start: {result['rss_mb_start']} MB")
         for r in result["rounds"]:
-            print(f"round {r['round']}: {r['answered']}/{r['expected_answers']} answered, {r['told_to_wait']}/{r['expected_told_to_wait']} "
-                  f"told to wait, {r['messages']} messages in {r['seconds']} s ({r['questions_per_second']} questions/s); "
-                  f"a user's wait p50 {r['user_wait_p50_s']} s, max {r['user_wait_max_s']} s; RSS after {r['rss_mb_after']} MB; "
-                  f"{r['problems']} problem(s)")
-        print(f"429s from the emulator: {result['flood_429s']}; token in the bot's log: {result['token_in_log']}; "
-              f"bot exit code {result['bot_exit_code']}")
+            print(
+                f"round {r['round']}: {r['answered']}/{r['expected_answers']} answered, {r['told_to_wait']}/{r['expected_told_to_wait']} "
+                f"told to wait, {r['messages']} messages in {r['seconds']} s ({r['questions_per_second']} questions/s); "
+                f"a user's wait p50 {r['user_wait_p50_s']} s, max {r['user_wait_max_s']} s; RSS after {r['rss_mb_after']} MB; "
+                f"{r['problems']} problem(s)"
+            )
+        print(
+            f"429s from the emulator: {result['flood_429s']}; token in the bot's log: {result['token_in_log']}; "
+            f"bot exit code {result['bot_exit_code']}"
+        )
         for problem in result["problems"]:
             print("  problem:", problem)
         print("OK" if ok else "FAILED")

@@ -114,7 +114,9 @@ def table(sections: list[Section], info: dict, total: float) -> str:
             goal = f"  [target {target}: {status}]" if target else ""
             lines.append(f"  {metric[:width]:<{width}} {value}{goal}")
     lines.append("")
-    lines.append(f"machine: {info['cpu']}, {info['cores']} cores, {info['ram']}, Python {info['python']}, torch {info['torch']}, faiss {info['faiss']}; {info['date']}; total {total:.0f} s")
+    lines.append(
+        f"machine: {info['cpu']}, {info['cores']} cores, {info['ram']}, Python {info['python']}, torch {info['torch']}, faiss {info['faiss']}; {info['date']}; total {total:.0f} s"
+    )
     return "\n".join(lines)
 
 
@@ -123,7 +125,17 @@ def _cell(text: str) -> str:
 
 
 def markdown(sections: list[Section], info: dict, total: float, command: str) -> str:
-    out = [INTRO, "## Run it", "", "```bash", "pip install -e '.[test,bench]'   # LangChain peer, psutil; the test extra has the Bot API emulator's needs", command, "python -m bench --quick      # a smaller run (about half the time)", "```", ""]
+    out = [
+        INTRO,
+        "## Run it",
+        "",
+        "```bash",
+        "pip install -e '.[test,bench]'   # LangChain peer, psutil; the test extra has the Bot API emulator's needs",
+        command,
+        "python -m bench --quick      # a smaller run (about half the time)",
+        "```",
+        "",
+    ]
     out.append(f"This report: `{command}`, {total / 60:.1f} minutes in all.")
     out.append("")
     out += ["## Machine", "", "| | |", "|---|---|"]
@@ -133,7 +145,9 @@ def markdown(sections: list[Section], info: dict, total: float, command: str) ->
     if targets:
         out += ["## Targets", "", "| section | metric | measured | target | |", "|---|---|---|---|---|"]
         for s, r in targets:
-            out.append(f"| {s.title.split(' ', 1)[0]} | {_cell(r.metric)} | {_cell(r.value)} | {_cell(r.target)} | {'✅ met' if r.status == 'met' else '❌ MISSED'} |")
+            out.append(
+                f"| {s.title.split(' ', 1)[0]} | {_cell(r.metric)} | {_cell(r.value)} | {_cell(r.target)} | {'✅ met' if r.status == 'met' else '❌ MISSED'} |"
+            )
         out.append("")
     out.append("## Results")
     for section in sections:

@@ -19,17 +19,45 @@ SECTIONS = ("latency", "scale", "build", "incremental", "concurrency", "coldstar
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a smaller run (fewer repetitions, a subset for build throughput, fewer simulated users)")
-    parser.add_argument("--only", default="", help=f"comma-separated sections to run (default all): {', '.join(SECTIONS)}")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smaller run (fewer repetitions, a subset for build throughput, fewer simulated users)",
+    )
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated sections to run (default all): {', '.join(SECTIONS)}"
+    )
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out")
-    parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"), help="the Markdown report to write ('-' for none)")
-    parser.add_argument("--data-dir", default=str(REPO / "data" / "bench"), help="scratch folder for indexes and synthetic corpora (not committed)")
-    parser.add_argument("--models-dir", default=os.environ.get("PEERBOT_MODEL_DIR") or str(REPO / "data" / "models"), help="where the converted default model is cached")
+    parser.add_argument(
+        "--out", default=str(REPO / "docs" / "benchmarks.md"), help="the Markdown report to write ('-' for none)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=str(REPO / "data" / "bench"),
+        help="scratch folder for indexes and synthetic corpora (not committed)",
+    )
+    parser.add_argument(
+        "--models-dir",
+        default=os.environ.get("PEERBOT_MODEL_DIR") or str(REPO / "data" / "models"),
+        help="where the converted default model is cached",
+    )
     parser.add_argument("--knowledge", default=str(REPO / "knowledge"), help="the knowledge folder to measure")
-    parser.add_argument("--questions", default=str(REPO / "tests" / "eval" / "questions.jsonl"), help="JSON-lines questions with relevance labels")
-    parser.add_argument("--worst-case", action="store_true", help="also measure HNSW recall on 100k uniform random vectors (about 3 more minutes)")
-    parser.add_argument("--keep", action="store_true", help="keep scratch folders (bot logs, synthetic corpora) for inspection")
+    parser.add_argument(
+        "--questions",
+        default=str(REPO / "tests" / "eval" / "questions.jsonl"),
+        help="JSON-lines questions with relevance labels",
+    )
+    parser.add_argument(
+        "--worst-case",
+        action="store_true",
+        help="also measure HNSW recall on 100k uniform random vectors (about 3 more minutes)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep scratch folders (bot logs, synthetic corpora) for inspection"
+    )
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
     skipped = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -86,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         sections.extend(produced)
         log(f"== {name} done in {elapsed:.0f} s")
     total = time.perf_counter() - started
-    command = "python -m bench" + (" --quick" if args.quick else "") + (f" --only {','.join(args.sections)}" if set(args.sections) != set(SECTIONS) else "")
+    command = (
+        "python -m bench"
+        + (" --quick" if args.quick else "")
+        + (f" --only {','.join(args.sections)}" if set(args.sections) != set(SECTIONS) else "")
+    )
     from .report import markdown, table
 
     print(table(sections, info, total))

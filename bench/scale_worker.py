@@ -89,7 +89,15 @@ class _Embedder:
         self.model_id, self.dimension = model_id, dimension
 
 
-def synthetic_corpus(n: int, base_vectors: np.ndarray, base_texts: list[str], base_languages: list[str], places: list[str], distribution: str, seed: int = 6):
+def synthetic_corpus(
+    n: int,
+    base_vectors: np.ndarray,
+    base_texts: list[str],
+    base_languages: list[str],
+    places: list[str],
+    distribution: str,
+    seed: int = 6,
+):
     """n passages, 10 per practice: vectors and texts mixed from the real passages."""
     from index.passages import Passage
 
@@ -101,12 +109,14 @@ def synthetic_corpus(n: int, base_vectors: np.ndarray, base_texts: list[str], ba
         vectors = rng.standard_normal((n, dimension), dtype=np.float32)
     else:  # e5-like: a random mixture of two real passage vectors plus noise
         w = rng.uniform(0.3, 0.7, (n, 1)).astype(np.float32)
-        vectors = w * base_vectors[a] + (1 - w) * base_vectors[b] + rng.normal(0, 0.02, (n, dimension)).astype(np.float32)
+        vectors = (
+            w * base_vectors[a] + (1 - w) * base_vectors[b] + rng.normal(0, 0.02, (n, dimension)).astype(np.float32)
+        )
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     words = [t.split() for t in base_texts]
     passages = []
     for i in range(n):
-        mixed = words[a[i]][: 60] + words[b[i]][: 60]
+        mixed = words[a[i]][:60] + words[b[i]][:60]
         order = rng.permutation(len(mixed))
         text = " ".join(mixed[j] for j in order)
         passages.append(Passage(f"synthetic-{i // 10:06d}", "section", "Synthetic", base_languages[a[i]], text))
@@ -115,10 +125,25 @@ def synthetic_corpus(n: int, base_vectors: np.ndarray, base_texts: list[str], ba
         pid = f"synthetic-{j:06d}"
         place = places[j % len(places)]
         meta = {
-            "id": pid, "municipality": place, "country": "Slovenia", "level": "municipal", "language": "en",
-            "title": {"en": f"Synthetic practice {j} of {place}"}, "summary": {"en": f"Synthetic summary {j}."},
-            "topics": ["cooperation"], "target_groups": ["elderly"], "outcomes": [],
-            "sources": [{"url": f"https://example.org/{j}", "title": f"Source {j}", "publisher": "bench", "date": "2021-01-01", "lang": "en"}],
+            "id": pid,
+            "municipality": place,
+            "country": "Slovenia",
+            "level": "municipal",
+            "language": "en",
+            "title": {"en": f"Synthetic practice {j} of {place}"},
+            "summary": {"en": f"Synthetic summary {j}."},
+            "topics": ["cooperation"],
+            "target_groups": ["elderly"],
+            "outcomes": [],
+            "sources": [
+                {
+                    "url": f"https://example.org/{j}",
+                    "title": f"Source {j}",
+                    "publisher": "bench",
+                    "date": "2021-01-01",
+                    "lang": "en",
+                }
+            ],
         }
         practices.append(_Practice(pid, meta, [_Section("Synthetic", "synthetic")]))
     return _KB(practices), passages, vectors.astype(np.float32)
@@ -131,7 +156,9 @@ def build(spec: dict) -> dict:
     base = np.load(spec["base_vectors"])
     meta = json.loads(Path(spec["base_meta"]).read_text())
     started = time.perf_counter()
-    kb, passages, vectors = synthetic_corpus(spec["n"], base, meta["texts"], meta["languages"], meta["places"], spec["distribution"])
+    kb, passages, vectors = synthetic_corpus(
+        spec["n"], base, meta["texts"], meta["languages"], meta["places"], spec["distribution"]
+    )
     generate_seconds = time.perf_counter() - started
 
     parts: dict[str, float] = {}
@@ -143,6 +170,7 @@ def build(spec: dict) -> dict:
                 return function(*args, **kwargs)
             finally:
                 parts[name] = parts.get(name, 0.0) + time.perf_counter() - t
+
         return wrapper
 
     builder.build_faiss = timing("faiss", builder.build_faiss)
@@ -156,7 +184,10 @@ def build(spec: dict) -> dict:
     started = time.perf_counter()
     builder._verify(folder, len(passages), vectors.shape[1])
     verify_seconds = time.perf_counter() - started
-    sizes = {p.name: (p.stat().st_size if p.is_file() else sum(q.stat().st_size for q in p.rglob("*") if q.is_file())) for p in folder.iterdir()}
+    sizes = {
+        p.name: (p.stat().st_size if p.is_file() else sum(q.stat().st_size for q in p.rglob("*") if q.is_file()))
+        for p in folder.iterdir()
+    }
     import faiss
 
     return {
@@ -229,7 +260,12 @@ def serve(spec: dict) -> dict:
             t = time.perf_counter()
             engine.answer_with_vector(text, vector)
             answer_times.append(time.perf_counter() - t)
-    result.update(rank_times=rank_times, answer_times=answer_times, faiss_times=faiss_times, faiss_default_times=faiss_default_times)
+    result.update(
+        rank_times=rank_times,
+        answer_times=answer_times,
+        faiss_times=faiss_times,
+        faiss_default_times=faiss_default_times,
+    )
     # The serving process's peak, before the measuring below adds an exact index of its own.
     result["peak_rss"] = _rss_peak()
 
@@ -246,7 +282,10 @@ def serve(spec: dict) -> dict:
                 found.append(len(set(ids[0].tolist()) & set(exact.tolist())) / k)
             recall[str(k)] = float(np.mean(found))
         result["recall"] = recall
-        approximate = [[h.practice.id for h in index.rank(t, v, l, config, 3).hits] for t, l, v in zip(questions["texts"], questions["languages"], vectors)]
+        approximate = [
+            [h.practice.id for h in index.rank(t, v, l, config, 3).hits]
+            for t, l, v in zip(questions["texts"], questions["languages"], vectors)
+        ]
         flat = faiss.IndexFlatIP(index.matrix.shape[1])
         flat.add(index.matrix)
         hnsw, index.vectors = index.vectors, flat

@@ -14,7 +14,9 @@ import re
 RLM = "\u200f"
 FSI = "\u2068"
 PDI = "\u2069"
-_LATIN_RUN = re.compile(r"[A-Za-z\u00C0-\u024F0-9][A-Za-z\u00C0-\u024F0-9 .,:;/#%&()'’\-–—_+=?@~]*[A-Za-z\u00C0-\u024F0-9)%/]|[A-Za-z\u00C0-\u024F]")
+_LATIN_RUN = re.compile(
+    r"[A-Za-z\u00C0-\u024F0-9][A-Za-z\u00C0-\u024F0-9 .,:;/#%&()'’\-–—_+=?@~]*[A-Za-z\u00C0-\u024F0-9)%/]|[A-Za-z\u00C0-\u024F]"
+)
 
 
 def isolate(text: str) -> str:

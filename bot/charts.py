@@ -28,7 +28,9 @@ def stats_chart(stats: dict, days: int = 14, today: date | None = None) -> bytes
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2, 2, height_ratios=[3, 2])
-    figure.suptitle(f"peerbot: {stats.get('total', 0)} questions in all, {sum(per_day)} in the last {days} days (UTC)", fontsize=13)
+    figure.suptitle(
+        f"peerbot: {stats.get('total', 0)} questions in all, {sum(per_day)} in the last {days} days (UTC)", fontsize=13
+    )
 
     daily = figure.add_subplot(grid[0, :])
     positions = range(days)

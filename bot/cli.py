@@ -42,13 +42,22 @@ def _engine(settings: Settings, refresh: bool = True):
         try:
             report = engine.rebuild()
             if report.changed:
-                click.echo(f"index updated: {report.practices} practices, {report.passages} passages ({report.embedded} embedded)", err=True)
+                click.echo(
+                    f"index updated: {report.practices} practices, {report.passages} passages ({report.embedded} embedded)",
+                    err=True,
+                )
         except KnowledgeInvalid as exc:
-            click.echo(f"warning: {len(exc.problems)} problem(s) in {settings.knowledge_dir}; serving the previous index. Run `peerbot check` to see them.", err=True)
+            click.echo(
+                f"warning: {len(exc.problems)} problem(s) in {settings.knowledge_dir}; serving the previous index. Run `peerbot check` to see them.",
+                err=True,
+            )
         except BuildBusy:
             pass
         except OSError as exc:  # a read-only index (a replica's copy, see README "Scaling"): serve it as it is
-            click.echo(f"warning: cannot update the index in {settings.data_dir} ({exc.strerror or exc}); serving it as it is.", err=True)
+            click.echo(
+                f"warning: cannot update the index in {settings.data_dir} ({exc.strerror or exc}); serving it as it is.",
+                err=True,
+            )
         except RuntimeError as exc:  # an index file damaged or missing: no traceback, the message says what to run
             raise click.ClickException(str(exc)) from None
     try:
@@ -90,7 +99,9 @@ def check(ctx: click.Context, folder: Path | None) -> None:
         click.echo(str(problem))
     if kb.problems:
         files = len({p.path for p in kb.problems})
-        click.echo(f"{len(kb.problems)} problem(s) in {files} file(s); {len(kb.practices)} of {kb.files_checked} practice file(s) are valid.")
+        click.echo(
+            f"{len(kb.problems)} problem(s) in {files} file(s); {len(kb.practices)} of {kb.files_checked} practice file(s) are valid."
+        )
         sys.exit(1)
     click.echo(f"OK: {len(kb.practices)} practice(s) in {folder}, no problems.")
 
@@ -116,11 +127,15 @@ def index(ctx: click.Context, force: bool) -> None:
     except KnowledgeInvalid as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
-        raise click.ClickException(f"index not changed: fix the {len(exc.problems)} problem(s) above, then run `peerbot index` again") from None
+        raise click.ClickException(
+            f"index not changed: fix the {len(exc.problems)} problem(s) above, then run `peerbot index` again"
+        ) from None
     except BuildBusy as exc:
         raise click.ClickException(str(exc)) from None
     if not report.changed:
-        click.echo(f"Index is up to date: {report.practices} practices, {report.passages} passages ({report.generation}).")
+        click.echo(
+            f"Index is up to date: {report.practices} practices, {report.passages} passages ({report.generation})."
+        )
         return
     click.echo(
         f"Indexed {report.practices} practices, {report.passages} passages "
@@ -130,7 +145,13 @@ def index(ctx: click.Context, force: bool) -> None:
 
 @main.command()
 @click.argument("question")
-@click.option("--top", "top", type=click.IntRange(1, 20), default=None, help="How many practices to return (default PEERBOT_TOP_K, 3).")
+@click.option(
+    "--top",
+    "top",
+    type=click.IntRange(1, 20),
+    default=None,
+    help="How many practices to return (default PEERBOT_TOP_K, 3).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable contract, see README).")
 @click.pass_context
 def ask(ctx: click.Context, question: str, top: int | None, as_json: bool) -> None:
@@ -144,7 +165,9 @@ def ask(ctx: click.Context, question: str, top: int | None, as_json: bool) -> No
 
     question = question.strip()
     if not question:
-        raise click.BadParameter("the question is empty; write a question in English, Arabic or Slovenian", param_hint="QUESTION")
+        raise click.BadParameter(
+            "the question is empty; write a question in English, Arabic or Slovenian", param_hint="QUESTION"
+        )
     engine = _engine(_settings(ctx))
     answer = engine.ask(question, top_k=top)
     if as_json:
@@ -156,7 +179,9 @@ def ask(ctx: click.Context, question: str, top: int | None, as_json: bool) -> No
 @main.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and per-question results as one JSON object.")
-@click.option("--compare", is_flag=True, help="Compare BM25 only, dense only, hybrid and centring side by side (Markdown table).")
+@click.option(
+    "--compare", is_flag=True, help="Compare BM25 only, dense only, hybrid and centring side by side (Markdown table)."
+)
 @click.pass_context
 def eval_command(ctx: click.Context, file: Path, as_json: bool, compare: bool) -> None:
     """Measure retrieval quality on a JSON-lines question file.
@@ -239,10 +264,24 @@ def chat(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--webhook-url", metavar="URL", default=None,
-              help="Receive updates by webhook at this public HTTPS URL instead of polling (default PEERBOT_WEBHOOK_URL).")
-@click.option("--listen", metavar="HOST", default=None, help="Webhook mode: address to listen on (default PEERBOT_WEBHOOK_LISTEN, 127.0.0.1).")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Webhook mode: port to listen on (default PEERBOT_WEBHOOK_PORT, 8443).")
+@click.option(
+    "--webhook-url",
+    metavar="URL",
+    default=None,
+    help="Receive updates by webhook at this public HTTPS URL instead of polling (default PEERBOT_WEBHOOK_URL).",
+)
+@click.option(
+    "--listen",
+    metavar="HOST",
+    default=None,
+    help="Webhook mode: address to listen on (default PEERBOT_WEBHOOK_LISTEN, 127.0.0.1).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Webhook mode: port to listen on (default PEERBOT_WEBHOOK_PORT, 8443).",
+)
 @click.pass_context
 def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: int | None) -> None:
     """Run the Telegram bot (long polling, or a webhook); without TELEGRAM_BOT_TOKEN, a terminal chat.
@@ -260,10 +299,14 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
     settings = _settings(ctx)
     if webhook_url is not None:
         if not webhook_url.startswith(("https://", "http://")):
-            raise click.BadParameter(f"'{webhook_url}' is not a URL (https://host[:port]/path)", param_hint="--webhook-url")
+            raise click.BadParameter(
+                f"'{webhook_url}' is not a URL (https://host[:port]/path)", param_hint="--webhook-url"
+            )
     webhook_url = webhook_url or settings.webhook_url
     if webhook_url is None and (listen is not None or port is not None):
-        raise click.UsageError("--listen and --port are for webhook mode: give --webhook-url (or PEERBOT_WEBHOOK_URL) too")
+        raise click.UsageError(
+            "--listen and --port are for webhook mode: give --webhook-url (or PEERBOT_WEBHOOK_URL) too"
+        )
     if settings.telegram_bot_token is None:
         if webhook_url:
             raise click.UsageError("webhook mode needs TELEGRAM_BOT_TOKEN")
@@ -273,7 +316,9 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
     if webhook_url:
         from .telegram_app import run_webhook
 
-        run_webhook(settings, _engine(settings), webhook_url, listen or settings.webhook_listen, port or settings.webhook_port)
+        run_webhook(
+            settings, _engine(settings), webhook_url, listen or settings.webhook_listen, port or settings.webhook_port
+        )
         return
     from .telegram_app import run_polling
 
@@ -299,7 +344,12 @@ def doctor() -> None:
 
 @main.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port to serve on.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 only inside a container or behind a login.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; 0.0.0.0 only inside a container or behind a login.",
+)
 @click.pass_context
 def dashboard(ctx: click.Context, port: int, host: str) -> None:
     """Serve the admin dashboard: Datasette over a read-only snapshot of the bot's database.
@@ -317,11 +367,18 @@ def dashboard(ctx: click.Context, port: int, host: str) -> None:
         click.echo(f"peerbot dashboard: http://{host}:{port}/ (Ctrl-C to stop)", err=True)
         serve(settings.data_dir, host, port)
     except FileNotFoundError as exc:
-        raise click.ClickException(f"no bot database at {exc}: the bot creates it at its first start (`peerbot run`)") from None
+        raise click.ClickException(
+            f"no bot database at {exc}: the bot creates it at its first start (`peerbot run`)"
+        ) from None
 
 
 @main.command()
-@click.option("--max-age", type=click.FloatRange(min=1), default=None, help="Seconds since the last heartbeat still counted healthy (default 90).")
+@click.option(
+    "--max-age",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Seconds since the last heartbeat still counted healthy (default 90).",
+)
 @click.pass_context
 def health(ctx: click.Context, max_age: float | None) -> None:
     """Exit 0 while a running bot keeps its heartbeat fresh (the container's HEALTHCHECK).
@@ -337,7 +394,9 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     limit = max_age or heartbeat.MAX_AGE
     seconds = heartbeat.age(settings.data_dir)
     if seconds is None:
-        click.echo(f"unhealthy: no heartbeat at {heartbeat.heartbeat_path(settings.data_dir)} (is `peerbot run` running?)")
+        click.echo(
+            f"unhealthy: no heartbeat at {heartbeat.heartbeat_path(settings.data_dir)} (is `peerbot run` running?)"
+        )
         sys.exit(1)
     if seconds > limit:
         click.echo(f"unhealthy: last heartbeat {seconds:.0f} s ago (more than {limit:.0f} s)")

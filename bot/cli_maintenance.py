@@ -15,8 +15,14 @@ def _settings(ctx: click.Context):
 
 
 @click.command()
-@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS",
-              help="Delete what is older than this many days.")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=0),
+    required=True,
+    metavar="DAYS",
+    help="Delete what is older than this many days.",
+)
 @click.pass_context
 def purge(ctx: click.Context, days: int) -> None:
     """Delete old questions and feedback from the bot database (privacy).
@@ -35,7 +41,9 @@ def purge(ctx: click.Context, days: int) -> None:
         questions, feedback, cutoff = purge_rows(settings.data_dir, days)
     except DataError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Deleted {questions} question(s) and {feedback} feedback row(s) older than {days} day(s) (before {cutoff}).")
+    click.echo(
+        f"Deleted {questions} question(s) and {feedback} feedback row(s) older than {days} day(s) (before {cutoff})."
+    )
 
 
 @click.command()
@@ -89,8 +97,10 @@ def restore(ctx: click.Context, source: Path) -> None:
 def _report(what: str, copied) -> None:
     rows = copied.rows
     click.echo(f"{what} {copied.folder}:")
-    click.echo(f"  database: {rows['users']} user(s), {rows['questions']} question(s), {rows['feedback']} feedback, "
-               f"{rows['uploads']} upload(s) (integrity ok)")
+    click.echo(
+        f"  database: {rows['users']} user(s), {rows['questions']} question(s), {rows['feedback']} feedback, "
+        f"{rows['uploads']} upload(s) (integrity ok)"
+    )
     click.echo(f"  knowledge: {copied.knowledge_files} file(s)")
     click.echo(f"  index: {copied.generation or 'none (it is built at the next start)'}")
     click.echo(f"  backups: {copied.backup_files} file(s)")

@@ -76,7 +76,9 @@ class Services:
     access: Access
     rate: UserRateLimit
     started: float = field(default_factory=time.monotonic)
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="peerbot-engine"))
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="peerbot-engine")
+    )
     # One change of the knowledge folder + rebuild at a time (publish, remove, reindex).
     knowledge_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -90,6 +92,7 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 
 
 # -- languages ---------------------------------------------------------------------------
+
 
 def telegram_language(user: User | None) -> str | None:
     code = (user.language_code or "")[:2].lower() if user else ""
@@ -121,6 +124,7 @@ def ui_for(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> UI:
 
 
 # -- sending -----------------------------------------------------------------------------
+
 
 async def send_html(
     context: ContextTypes.DEFAULT_TYPE,
@@ -183,8 +187,12 @@ async def send_message(bot, chat_id: int, text: str, **kwargs) -> Message | None
             return await bot.send_message(chat_id, text, **kwargs)
         except TimedOut as exc:
             if not certainly_not_delivered(exc):
-                log.warning("sending a message to chat %s timed out after Telegram received it; not sent again, "
-                            "as it has most likely arrived (%s)", chat_id, _reason(exc))
+                log.warning(
+                    "sending a message to chat %s timed out after Telegram received it; not sent again, "
+                    "as it has most likely arrived (%s)",
+                    chat_id,
+                    _reason(exc),
+                )
                 return None
             if attempt == attempts:
                 raise
@@ -194,8 +202,14 @@ async def send_message(bot, chat_id: int, text: str, **kwargs) -> Message | None
                 raise
             failure = exc
         delay = SEND_RETRY_DELAYS[attempt - 1]
-        log.warning("sending a message to chat %s failed (%s); attempt %d of %d in %.1f s",
-                    chat_id, _reason(failure), attempt + 1, attempts, delay)
+        log.warning(
+            "sending a message to chat %s failed (%s); attempt %d of %d in %.1f s",
+            chat_id,
+            _reason(failure),
+            attempt + 1,
+            attempts,
+            delay,
+        )
         await asyncio.sleep(delay)
     return None  # not reached
 
@@ -206,10 +220,17 @@ def _reason(error: BaseException) -> str:
     return f"{detail}; {type(cause).__name__}" if cause is not None and type(cause).__name__ not in detail else detail
 
 
-async def reply_html(update: Update, context: ContextTypes.DEFAULT_TYPE, blocks: list[str] | str, markup: InlineKeyboardMarkup | None = None) -> list[Message]:
+async def reply_html(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    blocks: list[str] | str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> list[Message]:
     """Answer in the chat of the update; in groups as a reply to the message being answered."""
     message = update.effective_message
-    return await send_html(context, update.effective_chat.id, blocks, markup, reply_to=message if update.message else None)
+    return await send_html(
+        context, update.effective_chat.id, blocks, markup, reply_to=message if update.message else None
+    )
 
 
 def _quote(message: Message | None) -> ReplyParameters | None:

@@ -115,7 +115,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "decided_by": "Admin who decided",
         "decided_at": "Decided (UTC)",
     },
-    "preferences": {"user_id": "Telegram user id", "language": "Language chosen with /language", "updated_at": "When (UTC)"},
+    "preferences": {
+        "user_id": "Telegram user id",
+        "language": "Language chosen with /language",
+        "updated_at": "When (UTC)",
+    },
     "uploads": {
         "id": "Upload number",
         "user_id": "Coordinator who sent the file",

@@ -22,7 +22,11 @@ DB_NAME = "peerbot.db"
 
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
 UPLOAD_PENDING, UPLOAD_PUBLISHING, UPLOAD_PUBLISHED, UPLOAD_CANCELLED, UPLOAD_FAILED = (
-    "pending", "publishing", "published", "cancelled", "failed",
+    "pending",
+    "publishing",
+    "published",
+    "cancelled",
+    "failed",
 )
 
 migrations = Migrations("peerbot-bot")
@@ -32,16 +36,32 @@ migrations = Migrations("peerbot-bot")
 def m001_initial(db: sqlite_utils.Database) -> None:
     db["users"].create(
         {
-            "user_id": int, "status": str, "first_name": str, "username": str, "language_code": str,
-            "requested_at": str, "decided_by": int, "decided_at": str,
+            "user_id": int,
+            "status": str,
+            "first_name": str,
+            "username": str,
+            "language_code": str,
+            "requested_at": str,
+            "decided_by": int,
+            "decided_at": str,
         },
         pk="user_id",
     )
     db["preferences"].create({"user_id": int, "language": str, "updated_at": str}, pk="user_id")
     db["questions"].create(
         {
-            "id": int, "user_id": int, "chat_id": int, "question": str, "language": str, "reply_language": str,
-            "results": str, "scores": str, "confident": int, "latency_ms": float, "asked_at": str, "day": str,
+            "id": int,
+            "user_id": int,
+            "chat_id": int,
+            "question": str,
+            "language": str,
+            "reply_language": str,
+            "results": str,
+            "scores": str,
+            "confident": int,
+            "latency_ms": float,
+            "asked_at": str,
+            "day": str,
         },
         pk="id",
     )
@@ -54,8 +74,16 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
     db["uploads"].create(
         {
-            "id": int, "user_id": int, "file_name": str, "relative_path": str, "practice_id": str,
-            "content": bytes, "status": str, "created_at": str, "finished_at": str, "detail": str,
+            "id": int,
+            "user_id": int,
+            "file_name": str,
+            "relative_path": str,
+            "practice_id": str,
+            "content": bytes,
+            "status": str,
+            "created_at": str,
+            "finished_at": str,
+            "detail": str,
         },
         pk="id",
     )
@@ -167,15 +195,34 @@ class BotDatabase:
     # -- question log -------------------------------------------------------------------
 
     def log_question(
-        self, user_id: int, chat_id: int, question: str, language: str, reply_language: str,
-        results: list[str], scores: list[float], confident: bool, latency_ms: float,
+        self,
+        user_id: int,
+        chat_id: int,
+        question: str,
+        language: str,
+        reply_language: str,
+        results: list[str],
+        scores: list[float],
+        confident: bool,
+        latency_ms: float,
     ) -> int:
         now = _now()
         cursor = self._write(
             "insert into questions (user_id, chat_id, question, language, reply_language, results, scores, confident, latency_ms, asked_at, day) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [user_id, chat_id, question, language, reply_language, json.dumps(results), json.dumps([round(s, 4) for s in scores]),
-             int(confident), round(latency_ms, 1), _stamp(now), now.date().isoformat()],
+            [
+                user_id,
+                chat_id,
+                question,
+                language,
+                reply_language,
+                json.dumps(results),
+                json.dumps([round(s, 4) for s in scores]),
+                int(confident),
+                round(latency_ms, 1),
+                _stamp(now),
+                now.date().isoformat(),
+            ],
         )
         return int(cursor.lastrowid)
 
@@ -183,8 +230,16 @@ class BotDatabase:
         row = self._one("select * from questions where id = ?", [question_id])
         if row is None:
             return None
-        return QuestionRow(row["id"], row["user_id"], row["chat_id"], row["question"], row["language"],
-                           row["reply_language"], json.loads(row["results"]), bool(row["confident"]))
+        return QuestionRow(
+            row["id"],
+            row["user_id"],
+            row["chat_id"],
+            row["question"],
+            row["language"],
+            row["reply_language"],
+            json.loads(row["results"]),
+            bool(row["confident"]),
+        )
 
     def add_feedback(self, question_id: int, user_id: int, value: int) -> None:
         self._write(
@@ -194,7 +249,10 @@ class BotDatabase:
         )
 
     def feedback(self, question_id: int) -> dict[int, int]:
-        return {r["user_id"]: r["value"] for r in self._all("select user_id, value from feedback where question_id = ?", [question_id])}
+        return {
+            r["user_id"]: r["value"]
+            for r in self._all("select user_id, value from feedback where question_id = ?", [question_id])
+        }
 
     def gaps(self, limit: int = 10) -> list[dict]:
         """Most frequent questions without a confident answer (case and spacing folded)."""
@@ -207,12 +265,17 @@ class BotDatabase:
 
     def stats(self, days: int = 14) -> dict:
         since = (_now() - timedelta(days=days - 1)).date().isoformat()
-        per_day = self._all("select day, count(*) as count from questions where day >= ? group by day order by day", [since])
-        languages = self._all("select language, count(*) as count from questions group by language order by count desc, language")
+        per_day = self._all(
+            "select day, count(*) as count from questions where day >= ? group by day order by day", [since]
+        )
+        languages = self._all(
+            "select language, count(*) as count from questions group by language order by count desc, language"
+        )
         totals = self._one("select count(*) as total, coalesce(sum(confident), 0) as confident from questions") or {}
-        feedback = self._one(
-            "select coalesce(sum(value > 0), 0) as up, coalesce(sum(value < 0), 0) as down from feedback"
-        ) or {}
+        feedback = (
+            self._one("select coalesce(sum(value > 0), 0) as up, coalesce(sum(value < 0), 0) as down from feedback")
+            or {}
+        )
         return {
             "per_day": [(r["day"], r["count"]) for r in per_day],
             "languages": [(r["language"], r["count"]) for r in languages],
@@ -255,8 +318,16 @@ class BotDatabase:
         row = self._one("select * from uploads where id = ?", [upload_id])
         if row is None:
             return None
-        return UploadRow(row["id"], row["user_id"], row["file_name"], row["relative_path"], row["practice_id"],
-                         bytes(row["content"]), row["status"], datetime.fromisoformat(row["created_at"]))
+        return UploadRow(
+            row["id"],
+            row["user_id"],
+            row["file_name"],
+            row["relative_path"],
+            row["practice_id"],
+            bytes(row["content"]),
+            row["status"],
+            datetime.fromisoformat(row["created_at"]),
+        )
 
     def claim_upload(self, upload_id: int, user_id: int, to_status: str, max_age: timedelta) -> UploadRow | None:
         """Move a pending upload of this user to ``to_status``, once; None if it is not theirs or not pending."""
@@ -269,4 +340,7 @@ class BotDatabase:
             return self.upload(upload_id) if cursor.rowcount == 1 else None
 
     def finish_upload(self, upload_id: int, status: str, detail: str = "") -> None:
-        self._write("update uploads set status = ?, finished_at = ?, detail = ? where id = ?", [status, _stamp(), detail, upload_id])
+        self._write(
+            "update uploads set status = ?, finished_at = ?, detail = ? where id = ?",
+            [status, _stamp(), detail, upload_id],
+        )

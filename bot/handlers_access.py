@@ -30,11 +30,14 @@ log = logging.getLogger(__name__)
 
 # -- group -2: is this update for the bot at all? ----------------------------------------
 
+
 def addressed_to_bot(message: Message, bot_username: str | None, bot_id: int) -> bool:
     if message.chat.type == ChatType.PRIVATE:
         return True
     username = (bot_username or "").lower()
-    if username and re.search(rf"(?<![\w@])@{re.escape(username)}\b", message.text or message.caption or "", re.IGNORECASE):
+    if username and re.search(
+        rf"(?<![\w@])@{re.escape(username)}\b", message.text or message.caption or "", re.IGNORECASE
+    ):
         return True  # a mention, even where a client sent no entity for it
     entities = message.entities or message.caption_entities or ()
     for entity in entities:
@@ -57,6 +60,7 @@ async def group_policy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 # -- group -1: rate limit and access -----------------------------------------------------
+
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
@@ -106,6 +110,7 @@ async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 # -- access requests ---------------------------------------------------------------------
 
+
 async def on_request_access(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
     query = update.callback_query
@@ -135,8 +140,14 @@ async def on_request_access(update: Update, context: ContextTypes.DEFAULT_TYPE) 
             user_id=user.id,
             language=language,
         )
-        markup = keyboard([[admin_ui.button("button_approve", cb.encode(cb.APPROVE, user.id)),
-                            admin_ui.button("button_deny", cb.encode(cb.DENY, user.id))]])
+        markup = keyboard(
+            [
+                [
+                    admin_ui.button("button_approve", cb.encode(cb.APPROVE, user.id)),
+                    admin_ui.button("button_deny", cb.encode(cb.DENY, user.id)),
+                ]
+            ]
+        )
         try:
             await send_html(context, admin_id, text, markup)
         except TelegramError as exc:  # an admin who never opened the bot cannot be messaged
@@ -166,7 +177,9 @@ async def on_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     await answer_query(update)
     decision = ui.plain("decision_approved" if status == APPROVED else "decision_denied")
-    summary = ui.html("access_decided_admin", name=row["first_name"] or "?", user_id=user_id, decision=decision, admin=admin.full_name)
+    summary = ui.html(
+        "access_decided_admin", name=row["first_name"] or "?", user_id=user_id, decision=decision, admin=admin.full_name
+    )
     try:
         await query.edit_message_text(summary, parse_mode="HTML")
     except TelegramError as exc:
@@ -174,7 +187,9 @@ async def on_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await send_html(context, query.message.chat.id, summary)
     user_ui = UI(s.db.language(user_id) or (row["language_code"] or "en")[:2])
     try:
-        await send_html(context, user_id, user_ui.html("access_granted" if status == APPROVED else "access_refused_final"))
+        await send_html(
+            context, user_id, user_ui.html("access_granted" if status == APPROVED else "access_refused_final")
+        )
     except TelegramError as exc:
         log.warning("could not tell user %s about the decision: %s", user_id, exc)
 

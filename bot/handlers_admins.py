@@ -50,10 +50,22 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) ->
         return
     report = outcome.report
     if not report.changed:
-        await reply_html(update, context, ui.html("reindex_unchanged", practices=report.practices, passages=report.passages))
+        await reply_html(
+            update, context, ui.html("reindex_unchanged", practices=report.practices, passages=report.passages)
+        )
         return
-    await reply_html(update, context, ui.html("reindex_done", seconds=f"{report.seconds:.1f}", practices=report.practices,
-                                              passages=report.passages, embedded=report.embedded, reused=report.reused))
+    await reply_html(
+        update,
+        context,
+        ui.html(
+            "reindex_done",
+            seconds=f"{report.seconds:.1f}",
+            practices=report.practices,
+            passages=report.passages,
+            embedded=report.embedded,
+            reused=report.reused,
+        ),
+    )
 
 
 @admin_only
@@ -62,10 +74,19 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
     index = s.engine.index
     seconds = int(time.monotonic() - s.started)
     uptime = ui.plain("uptime", days=seconds // 86400, hours=seconds % 86400 // 3600, minutes=seconds % 3600 // 60)
-    await reply_html(update, context, ui.html(
-        "status", model=index.model_id, practices=len(index.practices), passages=len(index.passages),
-        built_at=index.meta.get("built_at", "?"), uptime=uptime, today=s.db.questions_today(),
-    ))
+    await reply_html(
+        update,
+        context,
+        ui.html(
+            "status",
+            model=index.model_id,
+            practices=len(index.practices),
+            passages=len(index.passages),
+            built_at=index.meta.get("built_at", "?"),
+            uptime=uptime,
+            today=s.db.questions_today(),
+        ),
+    )
 
 
 @admin_only
@@ -74,8 +95,16 @@ async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> No
     if not rows:
         await reply_html(update, context, ui.html("gaps_none"))
         return
-    lines = [ui.html("gaps_line", count=r["count"], question=r["question"],
-                     languages=r["languages"] or "?", last=r["last_asked"][:10]) for r in rows]
+    lines = [
+        ui.html(
+            "gaps_line",
+            count=r["count"],
+            question=r["question"],
+            languages=r["languages"] or "?",
+            last=r["last_asked"][:10],
+        )
+        for r in rows
+    ]
     await reply_html(update, context, [f"<b>{ui.html('gaps_title')}</b>", "\n".join(lines)])
 
 
@@ -86,7 +115,16 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> N
         await reply_html(update, context, ui.html("stats_no_questions"))
         return
     languages = ", ".join(f"{language} {count}" for language, count in data["languages"])
-    blocks = [ui.html("stats", total=data["total"], confident=data["confident"], up=data["up"], down=data["down"], languages=languages)]
+    blocks = [
+        ui.html(
+            "stats",
+            total=data["total"],
+            confident=data["confident"],
+            up=data["up"],
+            down=data["down"],
+            languages=languages,
+        )
+    ]
     days = [f"{esc(day)}: {count}" for day, count in data["per_day"]]
     blocks.append(f"<b>{ui.html('stats_days', days=STATS_DAYS)}</b>\n" + "\n".join(days))
     await reply_html(update, context, blocks)
@@ -116,5 +154,13 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
         await reply_html(update, context, failure_blocks(ui, "remove_failed", outcome, id=practice_id))
         return
     log.info("user %s removed %s (backup %s)", update.effective_user.id, practice_id, outcome.backup)
-    backup = outcome.backup.relative_to(s.settings.data_dir) if outcome.backup.is_relative_to(s.settings.data_dir) else outcome.backup
-    await reply_html(update, context, ui.html("remove_done", id=practice_id, backup=backup.as_posix(), practices=outcome.report.practices))
+    backup = (
+        outcome.backup.relative_to(s.settings.data_dir)
+        if outcome.backup.is_relative_to(s.settings.data_dir)
+        else outcome.backup
+    )
+    await reply_html(
+        update,
+        context,
+        ui.html("remove_done", id=practice_id, backup=backup.as_posix(), practices=outcome.report.practices),
+    )

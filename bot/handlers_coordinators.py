@@ -69,10 +69,19 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     upload_id = s.db.add_upload(user.id, name, checked.relative_path.as_posix(), checked.practice.id, data)
     taxonomy = load_taxonomy(s.engine.knowledge_dir / "taxonomy.yaml")[0]
-    header = (ui.html("upload_preview_replace", id=checked.practice.id) if checked.replaces
-              else ui.html("upload_preview_new", name=checked.relative_path.as_posix()))
-    markup = keyboard([[ui.button("button_publish", cb.encode(cb.PUBLISH, upload_id)),
-                        ui.button("button_cancel", cb.encode(cb.CANCEL, upload_id))]])
+    header = (
+        ui.html("upload_preview_replace", id=checked.practice.id)
+        if checked.replaces
+        else ui.html("upload_preview_new", name=checked.relative_path.as_posix())
+    )
+    markup = keyboard(
+        [
+            [
+                ui.button("button_publish", cb.encode(cb.PUBLISH, upload_id)),
+                ui.button("button_cancel", cb.encode(cb.CANCEL, upload_id)),
+            ]
+        ]
+    )
     await reply_html(update, context, [header, *preview_blocks(ui, checked.practice, taxonomy)], markup)
 
 
@@ -93,7 +102,8 @@ def preview_blocks(ui: UI, practice: Practice, taxonomy) -> list[str]:
     lines = [
         f"<b>{ui.line(practice.text('title', language))}</b> — {esc(embedded(meta.municipality, language))}",
         ui.line(practice.text("summary", language)),
-        f"<b>{ui.html('label_topics')}:</b> " + ui.line(", ".join(taxonomy.label("topics", t, language) for t in meta.topics)),
+        f"<b>{ui.html('label_topics')}:</b> "
+        + ui.line(", ".join(taxonomy.label("topics", t, language) for t in meta.topics)),
         f"<b>{ui.html('sources')}:</b>",
     ]
     for source in meta.sources:
@@ -135,8 +145,16 @@ async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if outcome.ok:
         s.db.finish_upload(upload.id, UPLOAD_PUBLISHED, str(outcome.backup or ""))
         log.info("user %s published %s (%s practices)", user.id, upload.practice_id, outcome.report.practices)
-        await send_html(context, chat_id, ui.html("upload_published", id=upload.practice_id,
-                                                  practices=outcome.report.practices, passages=outcome.report.passages))
+        await send_html(
+            context,
+            chat_id,
+            ui.html(
+                "upload_published",
+                id=upload.practice_id,
+                practices=outcome.report.practices,
+                passages=outcome.report.passages,
+            ),
+        )
         return
     s.db.finish_upload(upload.id, UPLOAD_FAILED, outcome.reason or "; ".join(map(str, outcome.problems)))
     log.warning("publishing %s failed: %s", upload.practice_id, outcome.reason or outcome.problems)

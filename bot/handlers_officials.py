@@ -17,8 +17,15 @@ from index.taxonomy import Taxonomy, load_taxonomy
 from . import callbacks as cb
 from .access import Role
 from .common import (
-    answer_query, interface_language, question_language, reply_html, reply_language, send_html,
-    services, typing, ui_for,
+    answer_query,
+    interface_language,
+    question_language,
+    reply_html,
+    reply_language,
+    send_html,
+    services,
+    typing,
+    ui_for,
 )
 from .reply import card_html, cards
 from .texts import LANGUAGES, Texts
@@ -33,6 +40,7 @@ PARAGRAPH_CHARS = 3000  # long paragraphs are cut at sentence ends, well inside 
 
 
 # -- commands ----------------------------------------------------------------------------
+
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ui = ui_for(context, update.effective_user)
@@ -59,7 +67,14 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 def language_keyboard():
     # Each language is named in itself, whatever the current language.
-    return keyboard([[InlineKeyboardButton(Texts(code)(f"lang_{code}"), callback_data=cb.encode(cb.LANGUAGE, code)) for code in LANGUAGES]])
+    return keyboard(
+        [
+            [
+                InlineKeyboardButton(Texts(code)(f"lang_{code}"), callback_data=cb.encode(cb.LANGUAGE, code))
+                for code in LANGUAGES
+            ]
+        ]
+    )
 
 
 async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -76,7 +91,9 @@ async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def topics_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply_html(update, context, *topics_view(context, interface_language(services(context), update.effective_user)))
+    await reply_html(
+        update, context, *topics_view(context, interface_language(services(context), update.effective_user))
+    )
 
 
 async def on_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -109,7 +126,9 @@ def topics_view(context, language: str):
             except ValueError:  # a key too long for callback data: not browsable by button
                 log.warning("topic key %r is too long for a button", key)
                 continue
-            rows.append([ui.button("topic_button", data, label=taxonomy.label("topics", key, language), count=counts[key])])
+            rows.append(
+                [ui.button("topic_button", data, label=taxonomy.label("topics", key, language), count=counts[key])]
+            )
     return ui.html("topics_intro"), keyboard(rows)
 
 
@@ -144,6 +163,7 @@ async def on_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 # -- questions ---------------------------------------------------------------------------
 
+
 def clean_question(text: str, bot_username: str | None) -> str:
     if bot_username:
         text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
@@ -168,15 +188,34 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer: Answer = await s.blocking(s.engine.ask, text)
     latency_ms = (time.perf_counter() - started) * 1000
     question_id = s.db.log_question(
-        user.id, chat.id, text, answer.language, language,
-        [r.id for r in answer.results], [r.hit.score for r in answer.results], answer.confident, latency_ms,
+        user.id,
+        chat.id,
+        text,
+        answer.language,
+        language,
+        [r.id for r in answer.results],
+        [r.hit.score for r in answer.results],
+        answer.confident,
+        latency_ms,
     )
-    log.info("question %d (%s, %d chars): confident=%s in %.0f ms", question_id, answer.language, len(text), answer.confident, latency_ms)
+    log.info(
+        "question %d (%s, %d chars): confident=%s in %.0f ms",
+        question_id,
+        answer.language,
+        len(text),
+        answer.confident,
+        latency_ms,
+    )
     if not answer.confident or not answer.results:
         # An honest "not found", a way to browse, and the question stays in the log as a gap.
-        text = (ui.html("filtered_out", filter=answer.filters.describe()) if answer.filtered_out and answer.filters
-                else ui.html("no_match"))
-        await reply_html(update, context, text, keyboard([[ui.button("button_topics", cb.encode(cb.TOPICS, language))]]))
+        text = (
+            ui.html("filtered_out", filter=answer.filters.describe())
+            if answer.filtered_out and answer.filters
+            else ui.html("no_match")
+        )
+        await reply_html(
+            update, context, text, keyboard([[ui.button("button_topics", cb.encode(cb.TOPICS, language))]])
+        )
         return
     blocks, markup = results_view(ui, answer, question_id, shown_before=0, top_k=s.engine.top_k, with_feedback=True)
     await reply_html(update, context, [ui.html("results_intro"), *blocks], markup)
@@ -191,15 +230,21 @@ def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, to
     rows = []
     for card in card_list:
         key = cb.digest(card.practice_id)
-        rows.append([ui.button("button_full", cb.encode(cb.FULL, key, language), number=card.number),
-                     ui.button("button_sources", cb.encode(cb.SOURCES, key, language), number=card.number)])
+        rows.append(
+            [
+                ui.button("button_full", cb.encode(cb.FULL, key, language), number=card.number),
+                ui.button("button_sources", cb.encode(cb.SOURCES, key, language), number=card.number),
+            ]
+        )
     shown = shown_before + len(results)
     last_row = []
     if len(results) >= top_k and shown < MAX_RESULTS:
         last_row.append(ui.button("button_more", cb.encode(cb.MORE, question_id, shown)))
     if with_feedback:
-        last_row += [ui.button("button_feedback_up", cb.encode(cb.FEEDBACK, question_id, "u")),
-                     ui.button("button_feedback_down", cb.encode(cb.FEEDBACK, question_id, "d"))]
+        last_row += [
+            ui.button("button_feedback_up", cb.encode(cb.FEEDBACK, question_id, "u")),
+            ui.button("button_feedback_down", cb.encode(cb.FEEDBACK, question_id, "d")),
+        ]
     rows.append(last_row)
     if with_feedback:
         rows.append([ui.button("button_narrow", cb.encode(cb.NARROW, question_id))])
@@ -294,6 +339,7 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 # -- one practice ------------------------------------------------------------------------
 
+
 def practice_by_digest(context, digest: str) -> PracticeRecord | None:
     for practice_id, practice in services(context).engine.index.practices.items():
         if cb.digest(practice_id) == digest:
@@ -317,7 +363,9 @@ async def _practice_view(update: Update, context: ContextTypes.DEFAULT_TYPE, ful
         await answer_query(update, ui.plain("practice_gone"), alert=True)
         return
     await answer_query(update)
-    blocks = full_practice_blocks(ui, practice, _taxonomy(context)) if full else sources_blocks(ui, practice, titled=True)
+    blocks = (
+        full_practice_blocks(ui, practice, _taxonomy(context)) if full else sources_blocks(ui, practice, titled=True)
+    )
     await send_html(context, update.effective_chat.id, blocks)
 
 
@@ -342,7 +390,11 @@ def _paragraphs(text: str, limit: int = PARAGRAPH_CHARS) -> list[str]:
     for paragraph in text.split("\n\n"):
         while len(paragraph) > limit:
             cut = max(paragraph.rfind(". ", 0, limit), paragraph.rfind("\n", 0, limit))
-            cut = cut + 1 if cut > limit // 2 else (paragraph.rfind(" ", 0, limit) if paragraph.rfind(" ", 0, limit) > 0 else limit)
+            cut = (
+                cut + 1
+                if cut > limit // 2
+                else (paragraph.rfind(" ", 0, limit) if paragraph.rfind(" ", 0, limit) > 0 else limit)
+            )
             pieces.append(paragraph[:cut].strip())
             paragraph = paragraph[cut:].strip()
         if paragraph.strip():
@@ -356,13 +408,21 @@ def full_practice_blocks(ui: UI, practice: PracticeRecord, taxonomy: Taxonomy) -
     def labelled(key: str, value: str) -> str:
         return f"<b>{ui.html(key)}:</b> {ui.line(value)}"
 
-    head = [f"<b>{ui.line(practice.text('title', language))}</b>", labelled("label_municipality", practice.municipality)]
+    head = [
+        f"<b>{ui.line(practice.text('title', language))}</b>",
+        labelled("label_municipality", practice.municipality),
+    ]
     if meta.get("period"):
         head.append(labelled("label_period", meta["period"]))
     if meta.get("topics"):
         head.append(labelled("label_topics", ", ".join(taxonomy.label("topics", t, language) for t in meta["topics"])))
     if meta.get("target_groups"):
-        head.append(labelled("label_target_groups", ", ".join(taxonomy.label("target_groups", t, language) for t in meta["target_groups"])))
+        head.append(
+            labelled(
+                "label_target_groups",
+                ", ".join(taxonomy.label("target_groups", t, language) for t in meta["target_groups"]),
+            )
+        )
     if meta.get("actors"):
         head.append(labelled("label_actors", ", ".join(meta["actors"])))
     blocks = ["\n".join(head), ui.line(practice.text("summary", language))]
@@ -390,6 +450,7 @@ def full_practice_blocks(ui: UI, practice: PracticeRecord, taxonomy: Taxonomy) -
 
 # -- everything else a user may send -----------------------------------------------------
 
+
 async def unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, voice notes, locations…: say what the bot can read."""
     await reply_html(update, context, ui_for(context, update.effective_user).html("unsupported_message"))
@@ -402,4 +463,3 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any callback data no handler accepted: forged, or from an older version of the bot."""
     await answer_query(update, ui_for(context, update.callback_query.from_user).plain("button_invalid"))
-

@@ -80,10 +80,20 @@ def check_upload(knowledge_dir: Path, name: str, data: bytes) -> Checked:
     if practice is not None:
         # As `peerbot check`: no other file may carry this id (nor, as ids match file names, this name).
         others = {Path(p.path) for p in load_knowledge(knowledge_dir).practices if p.id == practice.id}
-        others |= {path.relative_to(knowledge_dir) for path in practice_files(knowledge_dir) if path.stem == practice.id}
+        others |= {
+            path.relative_to(knowledge_dir) for path in practice_files(knowledge_dir) if path.stem == practice.id
+        }
         for other in sorted(others - {relative}):
-            problems.append(Problem(name, "id", f"duplicate id '{practice.id}', also used by {other.as_posix()} (ids must be unique across the folder)"))
-    return Checked(name, relative, practice if not problems else None, relative_problems(problems, knowledge_dir), replaces)
+            problems.append(
+                Problem(
+                    name,
+                    "id",
+                    f"duplicate id '{practice.id}', also used by {other.as_posix()} (ids must be unique across the folder)",
+                )
+            )
+    return Checked(
+        name, relative, practice if not problems else None, relative_problems(problems, knowledge_dir), replaces
+    )
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -124,7 +134,9 @@ def relative_problems(problems: list[Problem], knowledge_dir: Path) -> list[Prob
     return [Problem(p.path.removeprefix(prefix), p.field, p.message) for p in problems]
 
 
-def _rebuild_or_restore(engine: Engine, target: Path, previous: bytes | None, backup_path: Path | None, relative: Path) -> Outcome:
+def _rebuild_or_restore(
+    engine: Engine, target: Path, previous: bytes | None, backup_path: Path | None, relative: Path
+) -> Outcome:
     try:
         report = engine.rebuild()
     except BaseException as exc:
@@ -133,7 +145,12 @@ def _rebuild_or_restore(engine: Engine, target: Path, previous: bytes | None, ba
         else:
             write_atomic(target, previous)
         if isinstance(exc, KnowledgeInvalid):
-            return Outcome(False, problems=relative_problems(exc.problems, engine.knowledge_dir), backup=backup_path, relative_path=relative)
+            return Outcome(
+                False,
+                problems=relative_problems(exc.problems, engine.knowledge_dir),
+                backup=backup_path,
+                relative_path=relative,
+            )
         if isinstance(exc, BuildBusy):
             return Outcome(False, busy=True, reason=str(exc), backup=backup_path, relative_path=relative)
         if isinstance(exc, Exception):
@@ -189,4 +206,3 @@ def reindex(engine: Engine) -> Outcome:
         return Outcome(False, problems=relative_problems(exc.problems, engine.knowledge_dir))
     except BuildBusy as exc:
         return Outcome(False, busy=True, reason=str(exc))
-

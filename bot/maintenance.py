@@ -59,6 +59,7 @@ class Copied:
 
 # -- purge -----------------------------------------------------------------------------------
 
+
 def purge(data_dir: Path, older_than_days: int) -> tuple[int, int, str]:
     """Delete question-log and feedback rows older than the given days; (questions, feedback, cutoff)."""
     path = Path(data_dir) / DB_NAME
@@ -74,6 +75,7 @@ def purge(data_dir: Path, older_than_days: int) -> tuple[int, int, str]:
 
 
 # -- backup ----------------------------------------------------------------------------------
+
 
 def backup(data_dir: Path, knowledge_dir: Path, dest: Path, lock_wait: float = LOCK_WAIT) -> Copied:
     data_dir, knowledge_dir, dest = Path(data_dir), Path(knowledge_dir), Path(dest)
@@ -142,7 +144,9 @@ class _waiting_build_lock:
                 context.__enter__()
             except BuildBusy:
                 if time.monotonic() > deadline:
-                    raise DataError(f"an index build has been running for more than {self.wait:.0f} s; try again when it is done") from None
+                    raise DataError(
+                        f"an index build has been running for more than {self.wait:.0f} s; try again when it is done"
+                    ) from None
                 time.sleep(0.5)
                 continue
             self.context = context
@@ -160,8 +164,8 @@ def _count(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
-
 # -- restore ---------------------------------------------------------------------------------
+
 
 def restore(source: Path, data_dir: Path, knowledge_dir: Path) -> Copied:
     """Put a backup in place for a new start; refuses to overwrite a database, index or knowledge."""
@@ -170,16 +174,21 @@ def restore(source: Path, data_dir: Path, knowledge_dir: Path) -> Copied:
     if not manifest_path.is_file():
         raise DataError(f"{source} is not a peerbot backup (no {MANIFEST}; make one with `peerbot backup DEST`)")
     manifest = json.loads(manifest_path.read_text())
-    damaged = sorted(name for name, digest in manifest["files"].items()
-                     if not (source / name).is_file() or sha256_file(source / name) != digest)
+    damaged = sorted(
+        name
+        for name, digest in manifest["files"].items()
+        if not (source / name).is_file() or sha256_file(source / name) != digest
+    )
     if damaged:
         raise DataError(f"the backup in {source} is damaged: {', '.join(damaged[:5])} differ from its manifest")
     in_the_way = [str(p) for p in (data_dir / DB_NAME, data_dir / store.INDEX_DIR / store.CURRENT) if p.exists()]
     if knowledge_dir.exists() and any(knowledge_dir.iterdir()):
         in_the_way.append(str(knowledge_dir))
     if in_the_way:
-        raise DataError(f"refusing to overwrite {', '.join(in_the_way)}; restore into a new data folder and an empty "
-                        "knowledge folder (PEERBOT_DATA_DIR, PEERBOT_KNOWLEDGE_DIR), or move these away first")
+        raise DataError(
+            f"refusing to overwrite {', '.join(in_the_way)}; restore into a new data folder and an empty "
+            "knowledge folder (PEERBOT_DATA_DIR, PEERBOT_KNOWLEDGE_DIR), or move these away first"
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     rows = _copy_database(source / DB_NAME, data_dir / DB_NAME)
     if knowledge_dir.exists():

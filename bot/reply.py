@@ -56,7 +56,9 @@ def render_plain(answer: Answer, language: str) -> str:
         lines.extend(f"   - {title}: {url}" for title, url in card.sources)
         lines.append("")
     text = "\n".join(lines).rstrip()
-    return "\n".join(rtl_line(line) if line.strip() else line for line in text.split("\n")) if is_rtl(language) else text
+    return (
+        "\n".join(rtl_line(line) if line.strip() else line for line in text.split("\n")) if is_rtl(language) else text
+    )
 
 
 def card_html(card: Card, language: str, texts: Texts) -> str:

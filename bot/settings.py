@@ -23,30 +23,53 @@ def _env(name: str):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
-    knowledge_dir: Path = Field(Path("knowledge"), validation_alias=AliasChoices("PEERBOT_KNOWLEDGE_DIR", "knowledge_dir"))
+    knowledge_dir: Path = Field(
+        Path("knowledge"), validation_alias=AliasChoices("PEERBOT_KNOWLEDGE_DIR", "knowledge_dir")
+    )
     data_dir: Path = Field(Path("data"), validation_alias=AliasChoices("PEERBOT_DATA_DIR", "data_dir"))
     # Where the converted default model is cached; the Docker image keeps it outside the data volume.
     model_dir: Path | None = Field(None, validation_alias=AliasChoices("PEERBOT_MODEL_DIR", "model_dir"))
-    embedding_model: str = Field(DEFAULT_MODEL, validation_alias=AliasChoices("PEERBOT_EMBEDDING_MODEL", "embedding_model"))
+    embedding_model: str = Field(
+        DEFAULT_MODEL, validation_alias=AliasChoices("PEERBOT_EMBEDDING_MODEL", "embedding_model")
+    )
     top_k: int = Field(3, ge=1, le=10, validation_alias=AliasChoices("PEERBOT_TOP_K", "top_k"))
-    min_dense_score: float = Field(_DEFAULT_RANKING.min_dense_score, validation_alias=AliasChoices("PEERBOT_MIN_DENSE_SCORE", "min_dense_score"))
-    min_centred_score: float = Field(_DEFAULT_RANKING.min_centred_score, validation_alias=AliasChoices("PEERBOT_MIN_CENTRED_SCORE", "min_centred_score"))
+    min_dense_score: float = Field(
+        _DEFAULT_RANKING.min_dense_score, validation_alias=AliasChoices("PEERBOT_MIN_DENSE_SCORE", "min_dense_score")
+    )
+    min_centred_score: float = Field(
+        _DEFAULT_RANKING.min_centred_score,
+        validation_alias=AliasChoices("PEERBOT_MIN_CENTRED_SCORE", "min_centred_score"),
+    )
     log_level: str = Field("INFO", validation_alias=AliasChoices("PEERBOT_LOG_LEVEL", "log_level"))
 
-    telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token"))
-    telegram_api_base: str = Field("https://api.telegram.org", validation_alias=AliasChoices("TELEGRAM_API_BASE", "telegram_api_base"))
+    telegram_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token")
+    )
+    telegram_api_base: str = Field(
+        "https://api.telegram.org", validation_alias=AliasChoices("TELEGRAM_API_BASE", "telegram_api_base")
+    )
     # Telegram user ids; "*" in allowed_users lets everyone in.
-    allowed_users: Annotated[list[str], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_ALLOWED_USERS", "allowed_users"))
+    allowed_users: Annotated[list[str], NoDecode] = Field(
+        [], validation_alias=AliasChoices("PEERBOT_ALLOWED_USERS", "allowed_users")
+    )
     admins: Annotated[list[int], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_ADMINS", "admins"))
-    coordinators: Annotated[list[int], NoDecode] = Field([], validation_alias=AliasChoices("PEERBOT_COORDINATORS", "coordinators"))
+    coordinators: Annotated[list[int], NoDecode] = Field(
+        [], validation_alias=AliasChoices("PEERBOT_COORDINATORS", "coordinators")
+    )
     # Messages and button presses per user per minute; more get a friendly "please wait".
-    rate_limit_per_minute: int = Field(20, ge=1, validation_alias=AliasChoices("PEERBOT_RATE_LIMIT", "rate_limit_per_minute"))
+    rate_limit_per_minute: int = Field(
+        20, ge=1, validation_alias=AliasChoices("PEERBOT_RATE_LIMIT", "rate_limit_per_minute")
+    )
     # Webhook mode (peerbot run --webhook-url): Telegram POSTs updates to this public HTTPS URL;
     # the bot listens on listen:port (behind a reverse proxy) and rejects posts without the secret.
     webhook_url: str | None = Field(None, validation_alias=AliasChoices("PEERBOT_WEBHOOK_URL", "webhook_url"))
     webhook_listen: str = Field("127.0.0.1", validation_alias=AliasChoices("PEERBOT_WEBHOOK_LISTEN", "webhook_listen"))
-    webhook_port: int = Field(8443, ge=1, le=65535, validation_alias=AliasChoices("PEERBOT_WEBHOOK_PORT", "webhook_port"))
-    webhook_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("PEERBOT_WEBHOOK_SECRET", "webhook_secret"))
+    webhook_port: int = Field(
+        8443, ge=1, le=65535, validation_alias=AliasChoices("PEERBOT_WEBHOOK_PORT", "webhook_port")
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("PEERBOT_WEBHOOK_SECRET", "webhook_secret")
+    )
 
     @field_validator("allowed_users", "admins", "coordinators", mode="before")
     @classmethod

@@ -16,7 +16,14 @@ from urllib.parse import urlsplit
 from telegram import BotCommand, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler, filters,
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
 )
 
 from index.engine import Engine
@@ -29,7 +36,14 @@ from . import handlers_officials as official_h
 from . import heartbeat
 from .access import Access
 from .common import (
-    SERVICES, Services, UserRateLimit, answer_query, interface_language, question_language, reply_language, services,
+    SERVICES,
+    Services,
+    UserRateLimit,
+    answer_query,
+    interface_language,
+    question_language,
+    reply_language,
+    services,
 )
 from .database import BotDatabase
 from .logging_setup import configure_logging, install_token_redaction, redact
@@ -164,14 +178,18 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     for admin_id in sorted(s.access.admins):
         admin_ui = UI(s.db.language(admin_id) or "en")
         try:
-            await context.bot.send_message(admin_id, admin_ui.html("error_admin", user=who, error=detail), parse_mode="HTML")
+            await context.bot.send_message(
+                admin_id, admin_ui.html("error_admin", user=who, error=detail), parse_mode="HTML"
+            )
         except TelegramError as exc:
             log.warning("could not tell admin %s about the error: %s", admin_id, exc)
 
 
 def run_polling(settings: Settings, engine: Engine) -> None:
     """``peerbot run``: long polling until SIGINT/SIGTERM."""
-    configure_logging(settings.log_level, settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None)
+    configure_logging(
+        settings.log_level, settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    )
     database = BotDatabase.in_data_dir(settings.data_dir)
     try:
         application = build_application(settings, engine, database)
@@ -201,9 +219,15 @@ def run_webhook(settings: Settings, engine: Engine, url: str, listen: str, port:
     try:
         application = build_application(settings, engine, database)
         heartbeat.attach(application, settings.data_dir)
-        log.info("peerbot serves webhook %s on %s:%d/%s (%d practices)", url, listen, port, path, len(engine.index.practices))
+        log.info(
+            "peerbot serves webhook %s on %s:%d/%s (%d practices)", url, listen, port, path, len(engine.index.practices)
+        )
         application.run_webhook(
-            listen=listen, port=port, url_path=path, webhook_url=url, secret_token=secret,
+            listen=listen,
+            port=port,
+            url_path=path,
+            webhook_url=url,
+            secret_token=secret,
             allowed_updates=ALLOWED_UPDATES,
         )
     except Exception as exc:  # noqa: BLE001 - see _exit_redacted
@@ -218,7 +242,10 @@ def _exit_redacted(error: Exception) -> NoReturn:
     Left alone, Python would print the traceback to stderr as it is, and PTB puts the token
     into InvalidToken's message ("The token `123:AA…` was rejected by the server")."""
     if isinstance(error, InvalidToken):
-        log.critical("Telegram rejected TELEGRAM_BOT_TOKEN (%s): check it, or get a new one from @BotFather (/token or /revoke)", error)
+        log.critical(
+            "Telegram rejected TELEGRAM_BOT_TOKEN (%s): check it, or get a new one from @BotFather (/token or /revoke)",
+            error,
+        )
     else:
         log.critical("peerbot stopped on an error: %s: %s", type(error).__name__, error, exc_info=error)
     raise SystemExit(1) from None

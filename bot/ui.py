@@ -54,7 +54,7 @@ class UI:
         parts = []
         for literal, name, spec, conversion in Formatter().parse(self._template(key)):
             if literal:
-                parts.append(rtl_line(literal)[len(RLM):])
+                parts.append(rtl_line(literal)[len(RLM) :])
             if name is not None:
                 value = values[name]
                 value = repr(value) if conversion == "r" else str(value) if conversion == "s" else value

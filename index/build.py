@@ -30,6 +30,7 @@ from .passages import Passage, practice_passages
 from .problems import Problem
 from .vector_index import build_faiss, write_faiss
 
+
 class KnowledgeInvalid(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
@@ -90,7 +91,9 @@ def build_index(
     if kb.problems:
         raise KnowledgeInvalid(kb.problems)
     if not kb.practices:
-        raise KnowledgeInvalid([Problem(str(knowledge_dir), "-", "no practice files found (add <id>.md files, see knowledge/README.md)")])
+        raise KnowledgeInvalid(
+            [Problem(str(knowledge_dir), "-", "no practice files found (add <id>.md files, see knowledge/README.md)")]
+        )
 
     passages = [p for practice in kb.practices for p in practice_passages(practice)]
     fingerprint = knowledge_fingerprint(passages, kb, embedder.model_id)
@@ -99,7 +102,16 @@ def build_index(
         live = store.current_generation(data_dir)
         if live is not None and not force and _fingerprint_of(live) == fingerprint:
             store.remove_abandoned(store.index_root(data_dir))  # what a killed build left
-            return BuildReport(len(kb.practices), len(passages), 0, len(passages), time.perf_counter() - started, live.name, changed=False, model_id=embedder.model_id)
+            return BuildReport(
+                len(kb.practices),
+                len(passages),
+                0,
+                len(passages),
+                time.perf_counter() - started,
+                live.name,
+                changed=False,
+                model_id=embedder.model_id,
+            )
 
         reusable = store.stored_vectors(live, embedder.model_id) if not force else {}
         vectors, embedded = _embed(passages, reusable, embedder, progress)
@@ -143,7 +155,9 @@ def _fingerprint_of(generation: Path) -> str | None:
         db.close()
 
 
-def _embed(passages: list[Passage], reusable: dict[str, np.ndarray], embedder: Embedder, progress: bool | None) -> tuple[np.ndarray, int]:
+def _embed(
+    passages: list[Passage], reusable: dict[str, np.ndarray], embedder: Embedder, progress: bool | None
+) -> tuple[np.ndarray, int]:
     missing = sorted({p.content_hash: p.text for p in passages if p.content_hash not in reusable}.items())
     fresh: dict[str, np.ndarray] = {}
     if missing:
@@ -154,13 +168,19 @@ def _embed(passages: list[Passage], reusable: dict[str, np.ndarray], embedder: E
             matrix = embedder.encode_documents([text for _, text in missing], progress=bar.update)
         fresh = {content_hash: matrix[i] for i, (content_hash, _) in enumerate(missing)}
     table = {**reusable, **fresh}
-    vectors = np.stack([table[p.content_hash] for p in passages]).astype(np.float32) if passages else np.zeros((0, embedder.dimension), np.float32)
+    vectors = (
+        np.stack([table[p.content_hash] for p in passages]).astype(np.float32)
+        if passages
+        else np.zeros((0, embedder.dimension), np.float32)
+    )
     if vectors.shape[1] != embedder.dimension:
         raise RuntimeError(f"embedding dimension {vectors.shape[1]} does not match the model's {embedder.dimension}")
     return vectors, len(missing)
 
 
-def _write_generation(folder: Path, kb: KnowledgeBase, passages: list[Passage], vectors: np.ndarray, embedder: Embedder, fingerprint: str) -> None:
+def _write_generation(
+    folder: Path, kb: KnowledgeBase, passages: list[Passage], vectors: np.ndarray, embedder: Embedder, fingerprint: str
+) -> None:
     db = store.open_db(folder, create=True)
     try:
         with db.conn:
@@ -183,7 +203,15 @@ def _write_generation(folder: Path, kb: KnowledgeBase, passages: list[Passage], 
                 for i, s in enumerate(p.meta.sources)
             )
             db["passages"].insert_all(
-                {"id": i, "practice_id": p.practice_id, "kind": p.kind, "heading": p.heading, "language": p.language, "text": p.text, "content_hash": p.content_hash}
+                {
+                    "id": i,
+                    "practice_id": p.practice_id,
+                    "kind": p.kind,
+                    "heading": p.heading,
+                    "language": p.language,
+                    "text": p.text,
+                    "content_hash": p.content_hash,
+                }
                 for i, p in enumerate(passages)
             )
             seen: set[str] = set()
@@ -191,7 +219,13 @@ def _write_generation(folder: Path, kb: KnowledgeBase, passages: list[Passage], 
             for passage, vector in zip(passages, vectors):
                 if passage.content_hash not in seen:
                     seen.add(passage.content_hash)
-                    rows.append({"content_hash": passage.content_hash, "model_id": embedder.model_id, "vector": vector.tobytes()})
+                    rows.append(
+                        {
+                            "content_hash": passage.content_hash,
+                            "model_id": embedder.model_id,
+                            "vector": vector.tobytes(),
+                        }
+                    )
             db["vectors"].insert_all(rows)
             db["meta"].insert_all(
                 [
@@ -215,5 +249,9 @@ def _verify(folder: Path, expected_passages: int, dimension: int) -> None:
     from .search import SearchIndex
 
     index = SearchIndex.load_generation(folder)
-    if len(index.passages) != expected_passages or index.vectors.ntotal != expected_passages or index.dimension != dimension:
+    if (
+        len(index.passages) != expected_passages
+        or index.vectors.ntotal != expected_passages
+        or index.dimension != dimension
+    ):
         raise RuntimeError(f"new index in {folder} failed verification; the previous index keeps serving")

@@ -26,7 +26,9 @@ class Embedder(Protocol):
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
-    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+    def encode_documents(
+        self, texts: list[str], batch_size: int = 32, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray: ...
 
 
 EmbedderFactory = Callable[[str, Path], Embedder]  # (spec, models_dir)
@@ -72,7 +74,9 @@ class SentenceTransformerEmbedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._as_matrix(self.model.encode_query(list(texts), normalize_embeddings=True, show_progress_bar=False))
 
-    def encode_documents(self, texts: list[str], batch_size: int = 32, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode_documents(
+        self, texts: list[str], batch_size: int = 32, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         # Sort the whole list by length first, so every batch pads to similar lengths (as one
@@ -83,7 +87,11 @@ class SentenceTransformerEmbedder:
         chunks = []
         for start in range(0, len(order), step):
             part = [texts[i] for i in order[start : start + step]]
-            chunks.append(self.model.encode_document(part, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False))
+            chunks.append(
+                self.model.encode_document(
+                    part, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+                )
+            )
             if progress:
                 progress(len(part))
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)

@@ -55,11 +55,23 @@ class Answer:
     diagnostics: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"question": self.question, "language": self.language, "confident": self.confident, "results": [r.to_json() for r in self.results]}
+        return {
+            "question": self.question,
+            "language": self.language,
+            "confident": self.confident,
+            "results": [r.to_json() for r in self.results],
+        }
 
 
 class Engine:
-    def __init__(self, embedder: Embedder, data_dir: Path, knowledge_dir: Path, config: RankingConfig | None = None, top_k: int = 3):
+    def __init__(
+        self,
+        embedder: Embedder,
+        data_dir: Path,
+        knowledge_dir: Path,
+        config: RankingConfig | None = None,
+        top_k: int = 3,
+    ):
         self.embedder = embedder
         self.data_dir = Path(data_dir)
         self.knowledge_dir = Path(knowledge_dir)
@@ -91,18 +103,29 @@ class Engine:
             self.reload()
         return report
 
-    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None, language: str | None = None, config: RankingConfig | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        language: str | None = None,
+        config: RankingConfig | None = None,
+    ) -> Answer:
         started = time.perf_counter()
         vector = self.embedder.encode_queries([question])[0]
         return self.answer_with_vector(question, vector, top_k, filters, language, config, started)
 
-    def ask_many(self, questions: list[str], top_k: int | None = None, config: RankingConfig | None = None) -> list[Answer]:
+    def ask_many(
+        self, questions: list[str], top_k: int | None = None, config: RankingConfig | None = None
+    ) -> list[Answer]:
         """One model call for all questions (eval, micro-batching)."""
         started = time.perf_counter()
         vectors = self.embedder.encode_queries(list(questions)) if questions else []
         return [self.answer_with_vector(q, v, top_k, None, None, config, started) for q, v in zip(questions, vectors)]
 
-    def answer_with_vector(self, question, vector, top_k=None, filters=None, language=None, config=None, started=None) -> Answer:
+    def answer_with_vector(
+        self, question, vector, top_k=None, filters=None, language=None, config=None, started=None
+    ) -> Answer:
         index = self.index
         config = config or self.config
         language = language or detect_language(question)

@@ -44,7 +44,9 @@ def read_questions(path: Path) -> list[Question]:
             continue
         try:
             row = json.loads(line)
-            questions.append(Question(str(row["question"]), str(row.get("lang") or "und"), [str(r) for r in row.get("relevant", [])]))
+            questions.append(
+                Question(str(row["question"]), str(row.get("lang") or "und"), [str(r) for r in row.get("relevant", [])])
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise EvalFileError(
                 f'{path}:{number}: not a question line ({exc}); expected {{"question": str, "lang": str, "relevant": [ids]}}'
@@ -89,7 +91,9 @@ def summarise(questions: list[Question], answers: list[Answer]) -> dict[str, dic
     return metrics
 
 
-def evaluate(engine: Engine, questions: list[Question], config: RankingConfig | None = None) -> tuple[dict, list[Answer]]:
+def evaluate(
+    engine: Engine, questions: list[Question], config: RankingConfig | None = None
+) -> tuple[dict, list[Answer]]:
     answers = engine.ask_many([q.question for q in questions], top_k=EVAL_DEPTH, config=config)
     return summarise(questions, answers), answers
 
@@ -110,7 +114,9 @@ def compare(engine: Engine, questions: list[Question], variants: dict[str, Ranki
     vectors = engine.embedder.encode_queries([q.question for q in questions])
     results = {}
     for name, config in variants.items():
-        answers = [engine.answer_with_vector(q.question, v, EVAL_DEPTH, config=config) for q, v in zip(questions, vectors)]
+        answers = [
+            engine.answer_with_vector(q.question, v, EVAL_DEPTH, config=config) for q, v in zip(questions, vectors)
+        ]
         results[name] = summarise(questions, answers)
     return results
 
@@ -123,7 +129,10 @@ def report_json(questions: list[Question], answers: list[Answer], metrics: dict)
                 "question": q.question,
                 "lang": q.lang,
                 "confident": a.confident,
-                "results": [{"id": r.id, "score": round(r.hit.score, 4), "sources": [s["url"] for s in r.practice.sources]} for r in a.results],
+                "results": [
+                    {"id": r.id, "score": round(r.hit.score, 4), "sources": [s["url"] for s in r.practice.sources]}
+                    for r in a.results
+                ],
             }
             for q, a in zip(questions, answers)
         ],

@@ -113,7 +113,9 @@ class FrontMatter(BaseModel):
     @classmethod
     def _id(cls, value: str) -> str:
         if len(value) > 80 or not ID_PATTERN.match(value):
-            raise ValueError(f"{quoted(value)} is not a valid id (lower-case letters, digits and single hyphens, at most 80 characters{odd_character(value, ID_CHARS)})")
+            raise ValueError(
+                f"{quoted(value)} is not a valid id (lower-case letters, digits and single hyphens, at most 80 characters{odd_character(value, ID_CHARS)})"
+            )
         return value
 
     @field_validator("title")
@@ -143,7 +145,9 @@ class FrontMatter(BaseModel):
             return value
         ends = value.split("/")
         if len(ends) > 2 or not all(MONTH_PATTERN.match(end) for end in ends) or (len(ends) == 2 and ends[0] > ends[1]):
-            raise ValueError(f"{quoted(value)} is not a period (YYYY, YYYY-MM, or START/END of those, START not after END)")
+            raise ValueError(
+                f"{quoted(value)} is not a period (YYYY, YYYY-MM, or START/END of those, START not after END)"
+            )
         return value
 
     @field_validator("language")
@@ -203,30 +207,52 @@ def practice_files(folder: Path) -> list[Path]:
 def load_knowledge(folder: Path) -> KnowledgeBase:
     folder = Path(folder)
     if not folder.is_dir():
-        return KnowledgeBase(problems=[Problem(str(folder), "-", "knowledge folder does not exist (set PEERBOT_KNOWLEDGE_DIR or pass the folder)")])
+        return KnowledgeBase(
+            problems=[
+                Problem(
+                    str(folder), "-", "knowledge folder does not exist (set PEERBOT_KNOWLEDGE_DIR or pass the folder)"
+                )
+            ]
+        )
     taxonomy, problems = load_taxonomy(folder / "taxonomy.yaml")
     kb = KnowledgeBase(taxonomy=taxonomy, problems=list(problems))
     seen: dict[str, str] = {}
     files = practice_files(folder)
     kb.files_checked = len(files)
     for path in files:
-        practice, file_problems = parse_practice(path.read_bytes(), path.relative_to(folder), taxonomy, display=str(path))
+        practice, file_problems = parse_practice(
+            path.read_bytes(), path.relative_to(folder), taxonomy, display=str(path)
+        )
         kb.problems.extend(file_problems)
         if practice is None:
             continue
         if practice.id in seen:
-            kb.problems.append(Problem(str(path), "id", f"duplicate id '{practice.id}', also used by {seen[practice.id]} (ids must be unique across the folder)"))
+            kb.problems.append(
+                Problem(
+                    str(path),
+                    "id",
+                    f"duplicate id '{practice.id}', also used by {seen[practice.id]} (ids must be unique across the folder)",
+                )
+            )
             continue
         seen[practice.id] = str(path)
         kb.practices.append(practice)
     return kb
 
 
-def parse_practice(data: bytes, relative_path: Path, taxonomy: Taxonomy, display: str | None = None) -> tuple[Practice | None, list[Problem]]:
+def parse_practice(
+    data: bytes, relative_path: Path, taxonomy: Taxonomy, display: str | None = None
+) -> tuple[Practice | None, list[Problem]]:
     """Validate one file's bytes. Returns the practice only when there is no problem at all."""
     name = display or str(relative_path)
     if len(data) > MAX_FILE_BYTES:
-        return None, [Problem(name, "-", f"file is {len(data) // 1024} KiB (at most {MAX_FILE_BYTES // 1024} KiB allowed; split it into several practices)")]
+        return None, [
+            Problem(
+                name,
+                "-",
+                f"file is {len(data) // 1024} KiB (at most {MAX_FILE_BYTES // 1024} KiB allowed; split it into several practices)",
+            )
+        ]
     if b"\x00" in data:
         return None, [Problem(name, "-", "file contains NUL bytes (it is binary, not a Markdown text file)")]
     try:
@@ -238,7 +264,13 @@ def parse_practice(data: bytes, relative_path: Path, taxonomy: Taxonomy, display
     control = CONTROL.search(text)
     if control:
         line = text[: control.start()].count("\n") + 1
-        return None, [Problem(name, "-", f"file contains the control character U+{ord(control.group()):04X} at line {line} (knowledge files are plain text; remove it)")]
+        return None, [
+            Problem(
+                name,
+                "-",
+                f"file contains the control character U+{ord(control.group()):04X} at line {line} (knowledge files are plain text; remove it)",
+            )
+        ]
 
     front, body, body_line, problem = _split_front_matter(text)
     if problem:
@@ -260,18 +292,32 @@ def parse_practice(data: bytes, relative_path: Path, taxonomy: Taxonomy, display
     expected_id = relative_path.stem
     raw_id = raw.get("id")
     if isinstance(raw_id, str) and raw_id != expected_id:
-        problems.append(Problem(name, "id", f"{quoted(raw_id)} does not match the file name (rename the file to {short(raw_id)}.md or set id: {short(expected_id)}{odd_character(expected_id, ID_CHARS)})"))
+        problems.append(
+            Problem(
+                name,
+                "id",
+                f"{quoted(raw_id)} does not match the file name (rename the file to {short(raw_id)}.md or set id: {short(expected_id)}{odd_character(expected_id, ID_CHARS)})",
+            )
+        )
     for vocabulary in ("topics", "target_groups"):
         allowed = getattr(taxonomy, vocabulary)
         values = raw.get(vocabulary)
         if isinstance(values, list):
             for i, key in enumerate(values):
                 if isinstance(key, str) and key not in allowed:
-                    problems.append(Problem(name, f"{vocabulary}[{i}]", f"unknown key {quoted(key)} (allowed: {', '.join(sorted(allowed))})"))
+                    problems.append(
+                        Problem(
+                            name,
+                            f"{vocabulary}[{i}]",
+                            f"unknown key {quoted(key)} (allowed: {', '.join(sorted(allowed))})",
+                        )
+                    )
 
     sections = _sections(body)
     if not any(s.text for s in sections):
-        problems.append(Problem(name, "body", f"empty (write at least one paragraph after the front matter, from line {body_line})"))
+        problems.append(
+            Problem(name, "body", f"empty (write at least one paragraph after the front matter, from line {body_line})")
+        )
     if problems or meta is None:
         return None, sorted(set(problems))
     return Practice(meta, sections, relative_path.as_posix(), hashlib.sha256(data).hexdigest()), []
@@ -280,13 +326,23 @@ def parse_practice(data: bytes, relative_path: Path, taxonomy: Taxonomy, display
 def _split_front_matter(text: str) -> tuple[str, str, int, str | None]:
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        return "", "", 1, "no front matter (the file must start with a line '---', then YAML fields, then a closing '---')"
+        return (
+            "",
+            "",
+            1,
+            "no front matter (the file must start with a line '---', then YAML fields, then a closing '---')",
+        )
     for i in range(1, len(lines)):
         if lines[i].strip() in ("---", "..."):
             body_lines = lines[i + 1 :]
             first = next((line.strip() for line in body_lines if line.strip()), "")
             if first == "---":
-                return "", "", i + 2, "a second front-matter block follows the first (merge the fields into one block between two '---' lines)"
+                return (
+                    "",
+                    "",
+                    i + 2,
+                    "a second front-matter block follows the first (merge the fields into one block between two '---' lines)",
+                )
             return "\n".join(lines[1:i]), "\n".join(body_lines), i + 2, None
     return "", "", 1, "front matter is not closed (add a line '---' after the YAML fields)"
 

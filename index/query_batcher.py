@@ -58,7 +58,14 @@ class BatcherStats:
 class QueryBatcher:
     """Micro-batches ``Engine.ask`` calls made from one asyncio event loop."""
 
-    def __init__(self, engine: Engine, max_batch: int = 32, max_wait: float = 0.004, workers: int = 2, executor: Executor | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        max_batch: int = 32,
+        max_wait: float = 0.004,
+        workers: int = 2,
+        executor: Executor | None = None,
+    ):
         if max_batch < 1 or workers < 1:
             raise ValueError("max_batch and workers must be at least 1")
         self.engine = engine
@@ -76,7 +83,14 @@ class QueryBatcher:
         self._closed = False
         self.stats = BatcherStats()
 
-    async def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None, language: str | None = None, config: RankingConfig | None = None) -> Answer:
+    async def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        language: str | None = None,
+        config: RankingConfig | None = None,
+    ) -> Answer:
         """The same answer as ``engine.ask(...)``, computed together with concurrent questions."""
         if self._closed:
             raise RuntimeError("the query batcher is closed")
@@ -87,7 +101,12 @@ class QueryBatcher:
         return await pending.future
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._worker is not None and not self._worker.done() and self._loop is not None and not self._loop.is_closed():
+        if (
+            self._worker is not None
+            and not self._worker.done()
+            and self._loop is not None
+            and not self._loop.is_closed()
+        ):
             if self._loop is not loop:
                 raise RuntimeError("a QueryBatcher serves one event loop")
             return
@@ -157,7 +176,11 @@ class QueryBatcher:
         results: list[Answer | BaseException] = []
         for p, vector in zip(batch, vectors):
             try:
-                results.append(self.engine.answer_with_vector(p.question, vector, p.top_k, p.filters, p.language, p.config, p.started))
+                results.append(
+                    self.engine.answer_with_vector(
+                        p.question, vector, p.top_k, p.filters, p.language, p.config, p.started
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - one question's failure is its caller's alone
                 results.append(exc)
         return results

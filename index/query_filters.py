@@ -47,7 +47,10 @@ def mentioned_places(question: str, places: list[str]) -> frozenset[str]:
 
         def present(part: str) -> bool:
             stem = _stem(part)
-            return any(word == part or (capital and word.startswith(stem) and len(word) <= len(part) + 3) for word, capital in folded)
+            return any(
+                word == part or (capital and word.startswith(stem) and len(word) <= len(part) + 3)
+                for word, capital in folded
+            )
 
         if all(present(part) for part in parts):
             found.add(place)
@@ -64,6 +67,8 @@ def _local_places(index: SearchIndex) -> list[str]:
     # more than the whole ranking (bench/, issue #6).
     places = getattr(index, "_local_places", None)
     if places is None:
-        places = sorted({p.municipality for p in index.practices.values() if p.meta.get("level", "municipal") in LOCAL_LEVELS})
+        places = sorted(
+            {p.municipality for p in index.practices.values() if p.meta.get("level", "municipal") in LOCAL_LEVELS}
+        )
         index._local_places = places
     return places

@@ -29,7 +29,9 @@ class _StrictLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise YamlError(f"YAML alias '*{event.anchor}' at line {event.start_mark.line + 1} (aliases are not allowed; write the value out)")
+            raise YamlError(
+                f"YAML alias '*{event.anchor}' at line {event.start_mark.line + 1} (aliases are not allowed; write the value out)"
+            )
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > MAX_DEPTH:
@@ -48,11 +50,17 @@ class _StrictLoader(yaml.SafeLoader):
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. `!!timestamp` on an empty value raises AttributeError in PyYAML
             if "integer string conversion" in str(exc):
-                raise YamlError(f"YAML number at line {node.start_mark.line + 1} has more than {MAX_INT_DIGITS} digits") from None
-            raise YamlError(f"YAML value at line {node.start_mark.line + 1} cannot be read ({_short(exc)}; quote it to keep it as text)") from None
+                raise YamlError(
+                    f"YAML number at line {node.start_mark.line + 1} has more than {MAX_INT_DIGITS} digits"
+                ) from None
+            raise YamlError(
+                f"YAML value at line {node.start_mark.line + 1} cannot be read ({_short(exc)}; quote it to keep it as text)"
+            ) from None
         if isinstance(value, str) and (control := CONTROL.search(value)):
-            raise YamlError(f"YAML text at line {node.start_mark.line + 1} contains the control character U+{ord(control.group()):04X} "
-                            "(written as an escape such as \\0 or \\e; remove it)")
+            raise YamlError(
+                f"YAML text at line {node.start_mark.line + 1} contains the control character U+{ord(control.group()):04X} "
+                "(written as an escape such as \\0 or \\e; remove it)"
+            )
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
             raise YamlError(f"YAML number at line {node.start_mark.line + 1} has more than {MAX_INT_DIGITS} digits")
         return value

@@ -128,7 +128,16 @@ class Ranking:
 class SearchIndex:
     """One immutable generation, loaded into memory; swapping indexes means swapping references."""
 
-    def __init__(self, folder: Path, meta: dict, practices: dict[str, PracticeRecord], passages: list[PassageRecord], vectors, matrix: np.ndarray, lexical: LexicalIndex):
+    def __init__(
+        self,
+        folder: Path,
+        meta: dict,
+        practices: dict[str, PracticeRecord],
+        passages: list[PassageRecord],
+        vectors,
+        matrix: np.ndarray,
+        lexical: LexicalIndex,
+    ):
         self.folder = folder
         self.meta = meta
         self.practices = practices
@@ -144,16 +153,23 @@ class SearchIndex:
         # Confidence rests on what the practice's sources say, not on the curators' advice: a
         # "Lessons for Basra" section mentions Basra and general advice, so it resembles almost
         # any question about Basra, including ones the knowledge cannot answer.
-        self.passage_is_evidence = np.array([p.heading.strip().lower() not in ADVISORY_SECTIONS for p in passages], dtype=bool)
+        self.passage_is_evidence = np.array(
+            [p.heading.strip().lower() not in ADVISORY_SECTIONS for p in passages], dtype=bool
+        )
         self.centroids = {
-            lang: matrix[self.passage_language == lang].mean(axis=0) for lang in sorted(set(self.passage_language.tolist()))
+            lang: matrix[self.passage_language == lang].mean(axis=0)
+            for lang in sorted(set(self.passage_language.tolist()))
         }
         # Integer codes for the vectorised ranking: languages, and practices in id order (so that
         # sorting by code breaks score ties by practice id).
         self._languages = sorted(self.centroids)
         language_code = {lang: k for k, lang in enumerate(self._languages)}
         self._passage_language_code = np.array([language_code[p.language] for p in passages], dtype=np.intp)
-        self._centroid_matrix = np.stack([self.centroids[lang] for lang in self._languages]) if self._languages else np.zeros((0, matrix.shape[1]), np.float32)
+        self._centroid_matrix = (
+            np.stack([self.centroids[lang] for lang in self._languages])
+            if self._languages
+            else np.zeros((0, matrix.shape[1]), np.float32)
+        )
         self._practice_ids = sorted(set(practices) | set(self.passage_practice))
         practice_code = {pid: k for k, pid in enumerate(self._practice_ids)}
         self._passage_practice_code = np.array([practice_code[pid] for pid in self.passage_practice], dtype=np.intp)
@@ -177,7 +193,9 @@ class SearchIndex:
             try:
                 meta = store.read_meta(db)
                 practices = {
-                    row["id"]: PracticeRecord(row["id"], json.loads(row["meta"]), [tuple(s) for s in json.loads(row["sections"])], row["path"])
+                    row["id"]: PracticeRecord(
+                        row["id"], json.loads(row["meta"]), [tuple(s) for s in json.loads(row["sections"])], row["path"]
+                    )
                     for row in db["practices"].rows
                 }
                 passages = [
@@ -190,14 +208,30 @@ class SearchIndex:
                 db.close()
             lexical = LexicalIndex.load(folder / store.BM25_DIR, len(passages))
         except Exception as exc:  # any damage to any file means the same thing to the operator
-            raise IndexCorrupt(f"the index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}); run `peerbot index --force` to rebuild it") from exc
-        if vectors.ntotal != len(passages) or "model_id" not in meta or matrix.shape != (len(passages), int(meta["dimension"])):
-            raise IndexCorrupt(f"the index in {folder} is inconsistent ({vectors.ntotal} vectors, {len(passages)} passages); run `peerbot index --force`")
+            raise IndexCorrupt(
+                f"the index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}); run `peerbot index --force` to rebuild it"
+            ) from exc
+        if (
+            vectors.ntotal != len(passages)
+            or "model_id" not in meta
+            or matrix.shape != (len(passages), int(meta["dimension"]))
+        ):
+            raise IndexCorrupt(
+                f"the index in {folder} is inconsistent ({vectors.ntotal} vectors, {len(passages)} passages); run `peerbot index --force`"
+            )
         return cls(folder, meta, practices, passages, vectors, matrix, lexical)
 
     # -- ranking ---------------------------------------------------------------------------
 
-    def rank(self, question: str, query_vector: np.ndarray, language: str, config: RankingConfig, top_k: int = 3, filters: Filters | None = None) -> Ranking:
+    def rank(
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        language: str,
+        config: RankingConfig,
+        top_k: int = 3,
+        filters: Filters | None = None,
+    ) -> Ranking:
         """Vectorised over the candidates: no Python loop runs per passage (see bench/, issue #6)."""
         n = len(self.passages)
         if n == 0:
@@ -229,7 +263,9 @@ class SearchIndex:
             lexical = self.lexical.scores(question)
             peak = float(lexical.max()) if lexical.size else 0.0
             if peak > 0:
-                by_language = np.array([self._lexical_weight(language, lang, config) for lang in self._languages], dtype=np.float32)
+                by_language = np.array(
+                    [self._lexical_weight(language, lang, config) for lang in self._languages], dtype=np.float32
+                )
                 fused = fused + by_language[language_codes] * (lexical[candidates] / peak)
 
         # Each practice's best passage (the first in candidate order among equal scores), then the
@@ -240,7 +276,12 @@ class SearchIndex:
         best = by_score[first]
         chosen = best[np.lexsort((practice_codes[best], -fused[best]))]
         hits = [
-            Hit(self.practices[self._practice_ids[practice_codes[j]]], float(fused[j]), float(dense[j]), self.passages[int(candidates[j])])
+            Hit(
+                self.practices[self._practice_ids[practice_codes[j]]],
+                float(fused[j]),
+                float(dense[j]),
+                self.passages[int(candidates[j])],
+            )
             for j in chosen[:top_k]
         ]
         if not hits:
@@ -263,7 +304,9 @@ class SearchIndex:
             key = None
         if key is not None and key in self._filtered:
             return self._filtered[key]
-        allowed = np.array([pid in self.practices and filters.allows(self.practices[pid]) for pid in self._practice_ids], dtype=bool)
+        allowed = np.array(
+            [pid in self.practices and filters.allows(self.practices[pid]) for pid in self._practice_ids], dtype=bool
+        )
         passages = np.flatnonzero(allowed[self._passage_practice_code]) if allowed.any() else None
         if key is not None:
             if len(self._filtered) >= 256:

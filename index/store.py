@@ -40,7 +40,16 @@ migrations = Migrations("peerbot-index")
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     db["practices"].create(
-        {"id": str, "path": str, "content_hash": str, "municipality": str, "country": str, "level": str, "meta": str, "sections": str},
+        {
+            "id": str,
+            "path": str,
+            "content_hash": str,
+            "municipality": str,
+            "country": str,
+            "level": str,
+            "meta": str,
+            "sections": str,
+        },
         pk="id",
     )
     db["passages"].create(

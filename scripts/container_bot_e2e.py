@@ -35,29 +35,56 @@ def main() -> int:
 
     def in_image(*command: str, extra: tuple[str, ...] = (), **kwargs) -> subprocess.Popen:
         return subprocess.Popen(
-            ["chroot", f"--userspec={spec}", root, "/usr/bin/env", "-i", *image_env, *extra,
-             "/bin/sh", "-c", 'cd "$0" && exec "$@"', workdir, *command], **kwargs)
+            [
+                "chroot",
+                f"--userspec={spec}",
+                root,
+                "/usr/bin/env",
+                "-i",
+                *image_env,
+                *extra,
+                "/bin/sh",
+                "-c",
+                'cd "$0" && exec "$@"',
+                workdir,
+                *command,
+            ],
+            **kwargs,
+        )
 
     with TelegramEmulator(token=TOKEN, bot_username="peerbot_image_bot") as emulator:
-        settings = (f"TELEGRAM_BOT_TOKEN={TOKEN}", f"TELEGRAM_API_BASE={emulator.base_url}",
-                    f"PEERBOT_ALLOWED_USERS={OFFICIAL}", f"PEERBOT_ADMINS={ADMIN}")
+        settings = (
+            f"TELEGRAM_BOT_TOKEN={TOKEN}",
+            f"TELEGRAM_API_BASE={emulator.base_url}",
+            f"PEERBOT_ALLOWED_USERS={OFFICIAL}",
+            f"PEERBOT_ADMINS={ADMIN}",
+        )
         log = open(Path(envfile).parent / "bot.log", "wb")
         started = time.monotonic()
         bot = in_image("peerbot", "run", extra=settings, stdout=log, stderr=log)
         try:
             emulator.send_text(OFFICIAL, "/start", first_name="Amal", language_code="en")
             [welcome] = emulator.wait_for_messages(OFFICIAL, 1, timeout=300)
-            report(welcome.text.startswith("Hello, Amal!"), "bot in the image answers /start",
-                   f"{time.monotonic() - started:.0f} s after start")
+            report(
+                welcome.text.startswith("Hello, Amal!"),
+                "bot in the image answers /start",
+                f"{time.monotonic() - started:.0f} s after start",
+            )
             emulator.send_text(OFFICIAL, "كيف ساعدت البلديات كبار السن الذين يعيشون بمفردهم؟", first_name="Amal")
             answer = emulator.wait_for_messages(OFFICIAL, 2, timeout=60)[1]
-            report("1." in answer.text and any(e.type == "text_link" for e in answer.entities or ()),
-                   "bot in the image answers an Arabic question with sourced cards", answer.text.split("\n")[0][:60])
+            report(
+                "1." in answer.text and any(e.type == "text_link" for e in answer.entities or ()),
+                "bot in the image answers an Arabic question with sourced cards",
+                answer.text.split("\n")[0][:60],
+            )
             emulator.send_text(ADMIN, "/stats")
             emulator.wait_for_files(ADMIN, 1, timeout=60)
             [chart] = emulator.sent_files(ADMIN)
-            report(chart.kind == "photo" and chart.content.startswith(b"\x89PNG"), "/stats sends a PNG chart",
-                   f"{len(chart.content)} bytes")
+            report(
+                chart.kind == "photo" and chart.content.startswith(b"\x89PNG"),
+                "/stats sends a PNG chart",
+                f"{len(chart.content)} bytes",
+            )
             time.sleep(1)
             health = in_image("peerbot", "health", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             out = health.communicate(timeout=60)[0].decode().strip()
@@ -90,7 +117,9 @@ def dashboard_check(in_image) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/peerbot/questions_per_day.json?_shape=array", timeout=5) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/peerbot/questions_per_day.json?_shape=array", timeout=5
+                ) as response:
                     rows = json.load(response)
                 break
             except OSError:
@@ -99,8 +128,14 @@ def dashboard_check(in_image) -> None:
                     return
                 time.sleep(0.5)
         asked = sum(row["Questions"] for row in rows)
-        report(asked == 1, "dashboard in the image shows the bot's questions", f"{asked} question(s) per day and language")
-        probe = in_image("python", "-c", f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/-/versions.json', timeout=5)")
+        report(
+            asked == 1, "dashboard in the image shows the bot's questions", f"{asked} question(s) per day and language"
+        )
+        probe = in_image(
+            "python",
+            "-c",
+            f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/-/versions.json', timeout=5)",
+        )
         report(probe.wait(timeout=60) == 0, "compose.yaml's dashboard healthcheck command")
     finally:
         dashboard.terminate()

@@ -46,7 +46,9 @@ def main() -> None:
     with TelegramEmulator(token=TOKEN, bot_username="peerbot_basra_bot") as emulator:
         env["TELEGRAM_API_BASE"] = emulator.base_url
         log = open(data.with_suffix(".log"), "wb") if data.parent.is_dir() else subprocess.DEVNULL
-        bot = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "run"], cwd=REPO, env=env, stdout=log, stderr=log)
+        bot = subprocess.Popen(
+            [sys.executable, "-c", "from bot.cli import main; main()", "run"], cwd=REPO, env=env, stdout=log, stderr=log
+        )
         try:
             for user, name, language, text in CONVERSATION:
                 before = len(emulator.sent_messages(user))

@@ -122,7 +122,9 @@ class Bot:
         messages = await self.emulator.wait_for_messages_async(chat_id, before + count, timeout)
         return messages[before:]
 
-    async def say(self, user: int, text: str, count: int = 1, chat_id: int | None = None, **kwargs) -> list[telegram.Message]:
+    async def say(
+        self, user: int, text: str, count: int = 1, chat_id: int | None = None, **kwargs
+    ) -> list[telegram.Message]:
         """A user writes; returns the bot's next ``count`` messages in that chat."""
         private = kwargs.get("chat_type", "private") == "private"
         chat = chat_id if chat_id is not None else (user if private else -user)
@@ -130,13 +132,22 @@ class Bot:
         self.emulator.send_text(user, text, chat_id=chat_id, **kwargs)
         return await self.expect(chat, before, count)
 
-    async def send_document(self, user: int, name: str, content: bytes, count: int = 1, **kwargs) -> list[telegram.Message]:
+    async def send_document(
+        self, user: int, name: str, content: bytes, count: int = 1, **kwargs
+    ) -> list[telegram.Message]:
         before = len(self.messages(user))
         self.emulator.send_document(user, name, content, **kwargs)
         return await self.expect(user, before, count)
 
-    async def press(self, user: int, message: telegram.Message, data: str, count: int = 0, chat_id: int | None = None,
-                    first_name: str = "Tester") -> tuple[dict, list[telegram.Message]]:
+    async def press(
+        self,
+        user: int,
+        message: telegram.Message,
+        data: str,
+        count: int = 0,
+        chat_id: int | None = None,
+        first_name: str = "Tester",
+    ) -> tuple[dict, list[telegram.Message]]:
         """A user presses a button of a bot message; returns (the callback answer, new messages)."""
         chat = message.chat.id if chat_id is None else chat_id
         before = len(self.messages(chat))
@@ -151,7 +162,9 @@ class Bot:
         await asyncio.sleep(seconds)
 
 
-async def start_bot(emulator: TelegramEmulator, settings: Settings, engine: Engine, database: BotDatabase | None = None) -> Bot:
+async def start_bot(
+    emulator: TelegramEmulator, settings: Settings, engine: Engine, database: BotDatabase | None = None
+) -> Bot:
     database = database or BotDatabase.in_data_dir(settings.data_dir)
     app = build_application(settings, engine, database)
     await app.initialize()

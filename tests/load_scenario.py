@@ -20,14 +20,26 @@ from bot.texts import LANGUAGES, Texts
 
 RLM = "\u200f"
 # Replies come in the question's language: an answer starts with one of these, in any language.
-ANSWER_STARTS = tuple(Texts(lang)(key, filter="").split("(")[0].split("\u2068")[0]
-                      for lang in LANGUAGES for key in ("results_intro", "no_match", "filtered_out"))
+ANSWER_STARTS = tuple(
+    Texts(lang)(key, filter="").split("(")[0].split("\u2068")[0]
+    for lang in LANGUAGES
+    for key in ("results_intro", "no_match", "filtered_out")
+)
 WARNING_STARTS = tuple(Texts(lang)("rate_limited", seconds=0).split("0")[0] for lang in LANGUAGES)
 QUESTIONS = [
-    "rent exemption for business premises", "free transport red cross", "food packages for isolated older residents",
-    "psychological support line", "local food network", "utility costs for companies", "how did volunteers help older people?",
-    "إعفاء الشركات من إيجار المباني البلدية", "كيف ساعد المتطوعون كبار السن؟", "brezplačni prevozi starejših",
-    "pomoč podjetjem pri najemnini", "who paid for the masks?", "tractor registration fees",
+    "rent exemption for business premises",
+    "free transport red cross",
+    "food packages for isolated older residents",
+    "psychological support line",
+    "local food network",
+    "utility costs for companies",
+    "how did volunteers help older people?",
+    "إعفاء الشركات من إيجار المباني البلدية",
+    "كيف ساعد المتطوعون كبار السن؟",
+    "brezplačni prevozi starejših",
+    "pomoč podjetjem pri najemnini",
+    "who paid for the masks?",
+    "tractor registration fees",
 ]
 FIRST_USER = 500_000
 
@@ -67,7 +79,9 @@ class Outcome:
     answers: int
     warnings: int
     problems: list[str] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)  # per user: from their first question to the bot's last reply to them
+    latencies: list[float] = field(
+        default_factory=list
+    )  # per user: from their first question to the bot's last reply to them
 
 
 async def drive(emulator, plan: Plan, burst: int = 50, pause: float = 0.2, timeout: float = 120.0) -> Outcome:
@@ -90,7 +104,9 @@ async def drive(emulator, plan: Plan, burst: int = 50, pause: float = 0.2, timeo
                 finished[user] = time.perf_counter()
         if time.perf_counter() > deadline:
             missing = [u for u in plan.users if u not in finished]
-            raise TimeoutError(f"{len(missing)} user(s) still waiting for replies after {timeout:.0f} s, e.g. {missing[:5]}")
+            raise TimeoutError(
+                f"{len(missing)} user(s) still waiting for replies after {timeout:.0f} s, e.g. {missing[:5]}"
+            )
         await asyncio.sleep(0.02)
     seconds = time.perf_counter() - started
     await asyncio.sleep(0.3)  # anything extra (a duplicate, a second warning) would arrive by now
@@ -103,9 +119,15 @@ async def drive(emulator, plan: Plan, burst: int = 50, pause: float = 0.2, timeo
         outcome.answers += len(answers)
         outcome.warnings += len(warnings)
         want_answers, want_warning = plan.expected(user)
-        if (len(answers), len(warnings), len(new)) != (want_answers, int(want_warning), want_answers + int(want_warning)):
-            outcome.problems.append(f"user {user}: {len(answers)} answers, {len(warnings)} warnings, {len(new)} messages; "
-                                    f"expected {want_answers}, {int(want_warning)}")
+        if (len(answers), len(warnings), len(new)) != (
+            want_answers,
+            int(want_warning),
+            want_answers + int(want_warning),
+        ):
+            outcome.problems.append(
+                f"user {user}: {len(answers)} answers, {len(warnings)} warnings, {len(new)} messages; "
+                f"expected {want_answers}, {int(want_warning)}"
+            )
         outcome.latencies.append(finished[user] - first_sent[user])
     return outcome
 

@@ -17,34 +17,71 @@ from bot import callbacks as cb
 from bot.telegram_app import PUBLIC_COMMANDS
 from bot.texts import Texts
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, ARAB_OFFICIAL, BOT_USERNAME, COORDINATOR, NEW_PRACTICE, OFFICIAL, STRANGER, built_index, buttons, emulator,
-    engine, make_settings, start_bot,
+    ADMIN,
+    ARAB_OFFICIAL,
+    BOT_USERNAME,
+    COORDINATOR,
+    NEW_PRACTICE,
+    OFFICIAL,
+    STRANGER,
+    built_index,
+    buttons,
+    emulator,
+    engine,
+    make_settings,
+    start_bot,
 )
 
 EN = Texts("en")
 PENDING, DENIED = 2002, 2003  # strangers who asked for access: one still waiting, one refused
 QUESTION = "rent exemption for business premises"
-ADMIN_COMMANDS = {"reindex": "/reindex", "status": "/status", "gaps": "/gaps", "stats": "/stats",
-                  "remove": "/remove kocevje-cash-free-food-packages"}
+ADMIN_COMMANDS = {
+    "reindex": "/reindex",
+    "status": "/status",
+    "gaps": "/gaps",
+    "stats": "/stats",
+    "remove": "/remove kocevje-cash-free-food-packages",
+}
 # The least role each kind of button needs ("ra", asking for access, is for everyone).
 NEEDS = {
-    cb.MORE: "official", cb.FULL: "official", cb.SOURCES: "official", cb.FEEDBACK: "official", cb.TOPICS: "official",
-    cb.TOPIC: "official", cb.LANGUAGE: "official", cb.REQUEST_ACCESS: "anyone", cb.APPROVE: "admin", cb.DENY: "admin",
-    cb.PUBLISH: "coordinator", cb.CANCEL: "coordinator",
+    cb.MORE: "official",
+    cb.FULL: "official",
+    cb.SOURCES: "official",
+    cb.FEEDBACK: "official",
+    cb.TOPICS: "official",
+    cb.TOPIC: "official",
+    cb.LANGUAGE: "official",
+    cb.REQUEST_ACCESS: "anyone",
+    cb.APPROVE: "admin",
+    cb.DENY: "admin",
+    cb.PUBLISH: "coordinator",
+    cb.CANCEL: "coordinator",
     **({cb.NARROW: "official", cb.NARROW_TOPIC: "official"} if hasattr(cb, "NARROW") else {}),
 }
 RANK = {"anyone": 0, "official": 1, "coordinator": 2, "admin": 3}
 EXAMPLES = {  # one well-formed press of each kind
-    cb.MORE: "m:1:3", cb.FULL: "p:0123456789ab:en", cb.SOURCES: "s:0123456789ab:en", cb.FEEDBACK: "fb:1:u", cb.TOPICS: "tl:en",
-    cb.TOPIC: "t:health:0:en", cb.LANGUAGE: "l:ar", cb.REQUEST_ACCESS: "ra:en", cb.APPROVE: "ap:5", cb.DENY: "dn:5",
-    cb.PUBLISH: "pub:1", cb.CANCEL: "cx:1", **({cb.NARROW: "n:1", cb.NARROW_TOPIC: "nt:1:health"} if hasattr(cb, "NARROW") else {}),
+    cb.MORE: "m:1:3",
+    cb.FULL: "p:0123456789ab:en",
+    cb.SOURCES: "s:0123456789ab:en",
+    cb.FEEDBACK: "fb:1:u",
+    cb.TOPICS: "tl:en",
+    cb.TOPIC: "t:health:0:en",
+    cb.LANGUAGE: "l:ar",
+    cb.REQUEST_ACCESS: "ra:en",
+    cb.APPROVE: "ap:5",
+    cb.DENY: "dn:5",
+    cb.PUBLISH: "pub:1",
+    cb.CANCEL: "cx:1",
+    **({cb.NARROW: "n:1", cb.NARROW_TOPIC: "nt:1:health"} if hasattr(cb, "NARROW") else {}),
 }
 USERS = {STRANGER: "anyone", PENDING: "anyone", DENIED: "anyone", OFFICIAL: "official", COORDINATOR: "coordinator"}
 
 
 @pytest.fixture
 async def bot(emulator, knowledge, data_dir, engine):
-    running = await start_bot(emulator, make_settings(emulator, knowledge, data_dir, rate_limit_per_minute=1000), engine)
+    running = await start_bot(
+        emulator, make_settings(emulator, knowledge, data_dir, rate_limit_per_minute=1000), engine
+    )
     running.database.request_access(PENDING, "Pending", None, "en")
     running.database.request_access(DENIED, "Denied", None, "en")
     running.database.decide(DENIED, "denied", ADMIN)
@@ -87,17 +124,25 @@ def test_the_tables_cover_every_command_and_button_the_bot_registers(emulator, k
 async def example_data(bot) -> dict[str, str]:
     """For each kind of button, data that would do something for a user with the role."""
     await bot.say(OFFICIAL, QUESTION)
-    [preview] = await bot.send_document(COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode())
+    [preview] = await bot.send_document(
+        COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode()
+    )
     question = bot.database.question(1).id
     upload = int(next(d for d in buttons(preview) if d.startswith("pub:")).split(":")[1])
     practice = cb.digest("hrastnik-rent-relief-for-business-premises")
     data = {
-        cb.MORE: cb.encode(cb.MORE, question, 3), cb.FULL: cb.encode(cb.FULL, practice, "en"),
-        cb.SOURCES: cb.encode(cb.SOURCES, practice, "en"), cb.FEEDBACK: cb.encode(cb.FEEDBACK, question, "u"),
-        cb.TOPICS: cb.encode(cb.TOPICS, "en"), cb.TOPIC: cb.encode(cb.TOPIC, "local-business", 0, "en"),
-        cb.LANGUAGE: cb.encode(cb.LANGUAGE, "ar"), cb.REQUEST_ACCESS: cb.encode(cb.REQUEST_ACCESS, "en"),
-        cb.APPROVE: cb.encode(cb.APPROVE, PENDING), cb.DENY: cb.encode(cb.DENY, PENDING),
-        cb.PUBLISH: cb.encode(cb.PUBLISH, upload), cb.CANCEL: cb.encode(cb.CANCEL, upload),
+        cb.MORE: cb.encode(cb.MORE, question, 3),
+        cb.FULL: cb.encode(cb.FULL, practice, "en"),
+        cb.SOURCES: cb.encode(cb.SOURCES, practice, "en"),
+        cb.FEEDBACK: cb.encode(cb.FEEDBACK, question, "u"),
+        cb.TOPICS: cb.encode(cb.TOPICS, "en"),
+        cb.TOPIC: cb.encode(cb.TOPIC, "local-business", 0, "en"),
+        cb.LANGUAGE: cb.encode(cb.LANGUAGE, "ar"),
+        cb.REQUEST_ACCESS: cb.encode(cb.REQUEST_ACCESS, "en"),
+        cb.APPROVE: cb.encode(cb.APPROVE, PENDING),
+        cb.DENY: cb.encode(cb.DENY, PENDING),
+        cb.PUBLISH: cb.encode(cb.PUBLISH, upload),
+        cb.CANCEL: cb.encode(cb.CANCEL, upload),
     }
     if hasattr(cb, "NARROW"):
         data[cb.NARROW] = cb.encode(cb.NARROW, question)
@@ -116,7 +161,8 @@ async def a_message_with_buttons(bot, user: int, data: list[str]):
     """A bot message in the user's chat carrying the given buttons (forged: data is untrusted)."""
     [message] = await bot.say(user, "/help")
     bot.emulator._messages[(user, message.message_id)]["reply_markup"] = {  # noqa: SLF001
-        "inline_keyboard": [[{"text": "x", "callback_data": d}] for d in data]}
+        "inline_keyboard": [[{"text": "x", "callback_data": d}] for d in data]
+    }
     return message
 
 
@@ -176,7 +222,15 @@ async def test_people_without_access_never_see_knowledge(bot):
     data = await example_data(bot)
     presses = sorted(data.values(), key=lambda d: d.startswith("ra:"))  # asking for access removes the buttons: last
     for user in (STRANGER, PENDING, DENIED):
-        for text in (QUESTION, "إعفاء الشركات من إيجار المباني البلدية", "/start", "/help", "/topics", "/language", "/gaps"):
+        for text in (
+            QUESTION,
+            "إعفاء الشركات من إيجار المباني البلدية",
+            "/start",
+            "/help",
+            "/topics",
+            "/language",
+            "/gaps",
+        ):
             await bot.say(user, text)
             await bot.say(user, f"@{BOT_USERNAME} {text}", chat_type="group")
         message = await a_message_with_buttons(bot, user, presses)
@@ -188,7 +242,9 @@ async def test_people_without_access_never_see_knowledge(bot):
     assert len(shown) > 80
     leaks = [(piece, text) for piece in knowledge_texts(bot) for text in shown if piece in text]
     assert leaks == []
-    assert [m.text for m in bot.messages(OFFICIAL)][0].startswith(EN("results_intro"))  # the texts are real: an official sees them
+    assert [m.text for m in bot.messages(OFFICIAL)][0].startswith(
+        EN("results_intro")
+    )  # the texts are real: an official sees them
 
 
 async def test_groups_follow_the_documented_policy(bot):
@@ -207,8 +263,11 @@ async def test_groups_follow_the_documented_policy(bot):
     # A stranger replying to the bot's answer addresses it: refused, as a reply, without a button.
     before = len(bot.messages(group))
     bot.emulator._user_message(  # noqa: SLF001 - the emulator has no helper for replies
-        {"id": STRANGER, "is_bot": False, "first_name": "Zaid"}, "supergroup", group,
-        {"text": "and for us?", "reply_to_message": bot.emulator._messages[(group, answer.message_id)]})  # noqa: SLF001
+        {"id": STRANGER, "is_bot": False, "first_name": "Zaid"},
+        "supergroup",
+        group,
+        {"text": "and for us?", "reply_to_message": bot.emulator._messages[(group, answer.message_id)]},
+    )  # noqa: SLF001
     [refused] = await bot.expect(group, before)
     assert refused.text == EN("access_refused") and buttons(refused) == [] and refused.reply_to_message is not None
     # The answer's buttons work for the official and are refused to the stranger, in the group too.
@@ -220,8 +279,13 @@ async def test_groups_follow_the_documented_policy(bot):
     assert bot.database.feedback(bot.database.question(1).id) == {OFFICIAL: 1}
     # Files are accepted only in private chats, whoever sends them.
     before = len(bot.messages(-COORDINATOR))
-    bot.emulator.send_document(COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode(),
-                               chat_type="supergroup", caption=f"@{BOT_USERNAME}")
+    bot.emulator.send_document(
+        COORDINATOR,
+        "zrece-beekeepers-honey-for-quarantined-families.md",
+        NEW_PRACTICE.encode(),
+        chat_type="supergroup",
+        caption=f"@{BOT_USERNAME}",
+    )
     [refused] = await bot.expect(-COORDINATOR, before)
     assert refused.text == EN("document_private_only") and not bot.emulator.calls_of("getFile")
     assert len(bot.messages(-STRANGER)) == 0  # never a message to the stranger's own chat either

@@ -8,8 +8,22 @@ import pytest
 from bot.database import BotDatabase
 from bot.texts import Texts
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, ARAB_OFFICIAL, COORDINATOR, NEW_PRACTICE, OFFICIAL, RLM, STRANGER, bot, built_index,
-    button, buttons, emulator, engine, make_settings, settings, start_bot,
+    ADMIN,
+    ARAB_OFFICIAL,
+    COORDINATOR,
+    NEW_PRACTICE,
+    OFFICIAL,
+    RLM,
+    STRANGER,
+    bot,
+    built_index,
+    button,
+    buttons,
+    emulator,
+    engine,
+    make_settings,
+    settings,
+    start_bot,
 )
 
 EN, AR = Texts("en"), Texts("ar")
@@ -49,14 +63,18 @@ async def test_approval_lets_the_user_in_and_survives_a_restart(emulator, settin
     [welcome] = await first.expect(STRANGER, 2)  # refusal, "request sent", then this
     assert welcome.text == RLM + AR("access_granted").replace("/start", "/\u2068start\u2069")
     [edited] = emulator.sent_messages(ADMIN)
-    assert edited.text == EN("access_decided_admin", name="Tester", user_id=STRANGER, decision="approved", admin="Tester")
+    assert edited.text == EN(
+        "access_decided_admin", name="Tester", user_id=STRANGER, decision="approved", admin="Tester"
+    )
     assert buttons(edited) == []
     [reply] = await first.say(STRANGER, QUESTION)
     assert "Hrastnik" in reply.text
     await first.stop()
     first.database.close()
 
-    second = await start_bot(emulator, settings, engine, BotDatabase.in_data_dir(settings.data_dir))  # a new process would do this
+    second = await start_bot(
+        emulator, settings, engine, BotDatabase.in_data_dir(settings.data_dir)
+    )  # a new process would do this
     try:
         [reply] = await second.say(STRANGER, QUESTION)
         assert "Hrastnik" in reply.text
@@ -125,7 +143,9 @@ async def test_without_admins_nobody_can_request(emulator, knowledge, data_dir, 
         running.database.close()
 
 
-@pytest.mark.parametrize("command", ["/reindex", "/status", "/gaps", "/stats", "/remove kocevje-cash-free-food-packages"])
+@pytest.mark.parametrize(
+    "command", ["/reindex", "/status", "/gaps", "/stats", "/remove kocevje-cash-free-food-packages"]
+)
 async def test_admin_commands_refuse_everyone_else(bot, command, knowledge):
     for user in (OFFICIAL, COORDINATOR):
         [reply] = await bot.say(user, command)
@@ -145,8 +165,14 @@ async def test_forged_admin_buttons_change_nothing(bot):
     await bot.press(STRANGER, refusal, "ra:en", count=1)
     [official_reply] = await bot.say(OFFICIAL, QUESTION)
     inject = bot.emulator._messages[(OFFICIAL, official_reply.message_id)]  # noqa: SLF001
-    forged = {"inline_keyboard": [[{"text": "x", "callback_data": data} for data in
-                                   (f"ap:{STRANGER}", f"ap:{OFFICIAL}", f"dn:{ADMIN}", "pub:1", "cx:1")]]}
+    forged = {
+        "inline_keyboard": [
+            [
+                {"text": "x", "callback_data": data}
+                for data in (f"ap:{STRANGER}", f"ap:{OFFICIAL}", f"dn:{ADMIN}", "pub:1", "cx:1")
+            ]
+        ]
+    }
     inject["reply_markup"] = forged
     for data in (f"ap:{STRANGER}", f"ap:{OFFICIAL}", f"dn:{ADMIN}"):
         answer, _ = await bot.press(OFFICIAL, official_reply, data)
@@ -168,9 +194,24 @@ async def test_forged_and_stale_data_is_answered_and_ignored(bot, knowledge):
     [other] = await bot.say(ARAB_OFFICIAL, QUESTION)  # a question asked in another chat
     other_id = bot.database.question(2).id
     data = [
-        "m:999999:3", f"m:{other_id}:3", "m:1:0", "m:1:99", f"fb:{other_id}:u", "fb:1:x",
-        "p:000000000000:en", "s:0123456789ab:ar", "p:../../etc:en", "t:no-such-topic:0:en", "t:local-business:999:en",
-        "l:xx", "l:en:extra", "tl:english", "ap:abc", "pub:-1", "x" * 64, "💥",
+        "m:999999:3",
+        f"m:{other_id}:3",
+        "m:1:0",
+        "m:1:99",
+        f"fb:{other_id}:u",
+        "fb:1:x",
+        "p:000000000000:en",
+        "s:0123456789ab:ar",
+        "p:../../etc:en",
+        "t:no-such-topic:0:en",
+        "t:local-business:999:en",
+        "l:xx",
+        "l:en:extra",
+        "tl:english",
+        "ap:abc",
+        "pub:-1",
+        "x" * 64,
+        "💥",
     ]
     inject = bot.emulator._messages[(OFFICIAL, reply.message_id)]  # noqa: SLF001
     inject["reply_markup"] = {"inline_keyboard": [[{"text": "x", "callback_data": d}] for d in data]}
@@ -188,7 +229,9 @@ async def test_forged_and_stale_data_is_answered_and_ignored(bot, knowledge):
 
 
 async def test_a_coordinator_cannot_publish_someone_elses_upload(bot):
-    [preview] = await bot.send_document(COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode())
+    [preview] = await bot.send_document(
+        COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode()
+    )
     upload = button(preview, "pub:")
     inject = bot.emulator._messages[(COORDINATOR, preview.message_id)]  # noqa: SLF001
     admin_message = (await bot.say(ADMIN, "/help"))[0]

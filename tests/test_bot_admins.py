@@ -7,7 +7,20 @@ from datetime import datetime, timezone
 
 from bot.texts import Texts
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, ARAB_OFFICIAL, FSI, NEW_PRACTICE, OFFICIAL, PDI, RLM, bold, bot, built_index, button, emulator, engine, settings,
+    ADMIN,
+    ARAB_OFFICIAL,
+    FSI,
+    NEW_PRACTICE,
+    OFFICIAL,
+    PDI,
+    RLM,
+    bold,
+    bot,
+    built_index,
+    button,
+    emulator,
+    engine,
+    settings,
 )
 
 EN, AR = Texts("en"), Texts("ar")
@@ -62,7 +75,9 @@ async def test_reindex_reports_unchanged_new_and_invalid(bot, knowledge):
     assert unchanged.text == EN("reindex_unchanged", practices=6, passages=32)
     (knowledge / "practices" / "zrece-beekeepers-honey-for-quarantined-families.md").write_text(NEW_PRACTICE)
     [_, done] = await bot.say(ADMIN, "/reindex", count=2)
-    assert re.fullmatch(r"Index rebuilt in \d+\.\d s: 7 practices, 35 passages \(3 newly embedded, 32 reused\)\.", done.text)
+    assert re.fullmatch(
+        r"Index rebuilt in \d+\.\d s: 7 practices, 35 passages \(3 newly embedded, 32 reused\)\.", done.text
+    )
     [after] = await bot.say(OFFICIAL, "beekeepers honey for quarantined families")
     assert bold(after)[0] == "1. Beekeepers deliver honey to quarantined families"
     (knowledge / "practices" / "broken.md").write_text("no front matter")

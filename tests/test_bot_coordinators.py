@@ -8,8 +8,23 @@ from bot import knowledge_files as kf
 from bot.texts import Texts
 from index.knowledge import MAX_FILE_BYTES, load_knowledge
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, ARAB_OFFICIAL, COORDINATOR, FSI, NEW_PRACTICE, OFFICIAL, PDI, RLM, bold, bot, built_index, button, buttons,
-    emulator, engine, links, settings,
+    ADMIN,
+    ARAB_OFFICIAL,
+    COORDINATOR,
+    FSI,
+    NEW_PRACTICE,
+    OFFICIAL,
+    PDI,
+    RLM,
+    bold,
+    bot,
+    built_index,
+    button,
+    buttons,
+    emulator,
+    engine,
+    links,
+    settings,
 )
 
 EN, AR = Texts("en"), Texts("ar")
@@ -51,7 +66,9 @@ async def test_coordinator_publishes_a_new_practice_and_the_next_question_finds_
 async def test_replacing_a_practice_keeps_a_backup_and_takes_effect(bot, knowledge, data_dir):
     path = knowledge / "practices" / f"{HRASTNIK}.md"
     original = path.read_bytes()
-    changed = original.replace(b"Rent exemption for businesses in municipal premises", b"Rent waiver for tenants of municipal premises")
+    changed = original.replace(
+        b"Rent exemption for businesses in municipal premises", b"Rent waiver for tenants of municipal premises"
+    )
     [preview] = await bot.send_document(COORDINATOR, f"{HRASTNIK}.md", changed)
     assert preview.text.startswith(EN("upload_preview_replace", id=HRASTNIK))
     _, [_, done] = await bot.press(COORDINATOR, preview, button(preview, "pub:"), count=2)
@@ -72,7 +89,10 @@ async def test_a_failed_rebuild_restores_the_previous_file(bot, knowledge):
     broken = knowledge / "practices" / "sevnica-local-food-network.md"
     broken.write_text(broken.read_text().replace("municipality: Sevnica", "municipality: Sevnica\ncolour: green"))
     _, [_, failed] = await bot.press(COORDINATOR, preview, button(preview, "pub:"), count=2)
-    assert failed.text.startswith(EN("upload_publish_failed", id=HRASTNIK) + "\n\n• practices/sevnica-local-food-network.md: colour: unknown field")
+    assert failed.text.startswith(
+        EN("upload_publish_failed", id=HRASTNIK)
+        + "\n\n• practices/sevnica-local-food-network.md: colour: unknown field"
+    )
     assert path.read_bytes() == original  # restored
     [reply] = await bot.say(OFFICIAL, "rent exemption for business premises")
     assert bold(reply)[0] == "1. Rent exemption for businesses in municipal premises"
@@ -116,13 +136,20 @@ async def test_unsafe_name_in_arabic(bot):
 
 async def test_invalid_files_list_their_problems(bot, knowledge):
     snapshot = folder_snapshot(knowledge)
-    invalid = NEW_PRACTICE.replace("municipality: Zreče\n", "").replace("topics: [volunteering, vulnerable-groups]", "topics: [beekeeping]")
+    invalid = NEW_PRACTICE.replace("municipality: Zreče\n", "").replace(
+        "topics: [volunteering, vulnerable-groups]", "topics: [beekeeping]"
+    )
     [reply] = await bot.send_document(COORDINATOR, NEW_NAME, invalid.encode())
     assert reply.text.startswith(EN("upload_problems", name=NEW_NAME, count=2))
     assert f"{NEW_NAME}: municipality: required field is missing" in reply.text
     assert f"{NEW_NAME}: topics[0]: unknown key 'beekeeping'" in reply.text
     assert buttons(reply) == []
-    for content in (b"\x89PNG\r\n\x1a\n\x00\x00", "no front matter at all".encode(), "---\nid: [unclosed\n---\ntext".encode(), b"\xff\xfe bad utf-8"):
+    for content in (
+        b"\x89PNG\r\n\x1a\n\x00\x00",
+        "no front matter at all".encode(),
+        "---\nid: [unclosed\n---\ntext".encode(),
+        b"\xff\xfe bad utf-8",
+    ):
         [reply] = await bot.send_document(COORDINATOR, "some-practice.md", content)
         assert reply.text.startswith("“some-practice.md” has 1 problem(s)"), reply.text
     [mismatch] = await bot.send_document(COORDINATOR, "other-name.md", NEW_PRACTICE.encode())
@@ -146,7 +173,9 @@ async def test_officials_cannot_upload_and_groups_are_refused(bot, knowledge):
     [reply] = await bot.send_document(OFFICIAL, NEW_NAME, NEW_PRACTICE.encode())
     assert reply.text == EN("document_not_allowed")
     before = len(bot.messages(-COORDINATOR))
-    bot.emulator.send_document(COORDINATOR, NEW_NAME, NEW_PRACTICE.encode(), chat_type="group", caption="@peerbot_test_bot")
+    bot.emulator.send_document(
+        COORDINATOR, NEW_NAME, NEW_PRACTICE.encode(), chat_type="group", caption="@peerbot_test_bot"
+    )
     [group] = await bot.expect(-COORDINATOR, before)
     assert group.text == EN("document_private_only")
     assert not bot.emulator.calls_of("getFile")

@@ -11,8 +11,26 @@ from bot.callbacks import digest as cb_digest
 from bot.reply import TELEGRAM_LIMIT
 from bot.texts import LANGUAGES, LOCALES, Texts, catalogue
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, ARAB_OFFICIAL, BOT_USERNAME, COORDINATOR, FSI, OFFICIAL, PDI, RLM, STRANGER, bold, bot, built_index, button,
-    buttons, emulator, engine, links, make_settings, settings, start_bot,
+    ADMIN,
+    ARAB_OFFICIAL,
+    BOT_USERNAME,
+    COORDINATOR,
+    FSI,
+    OFFICIAL,
+    PDI,
+    RLM,
+    STRANGER,
+    bold,
+    bot,
+    built_index,
+    button,
+    buttons,
+    emulator,
+    engine,
+    links,
+    make_settings,
+    settings,
+    start_bot,
 )
 
 EN, AR, SL = Texts("en"), Texts("ar"), Texts("sl")
@@ -28,13 +46,16 @@ def first_line(text: str) -> str:
 
 # -- /start, /help, /language ------------------------------------------------------------
 
+
 async def test_start_welcomes_explains_and_offers_languages(bot):
     [reply] = await bot.say(OFFICIAL, "/start", first_name="Alma <& Co>")
     assert reply.text.startswith("Hello, Alma <& Co>! I am peerbot.")  # escaped, shown literally
     assert "/topics" in reply.text and "/language" in reply.text
     assert buttons(reply) == ["l:en", "l:ar", "l:sl"]
     assert [b.text for row in reply.reply_markup.inline_keyboard for b in row] == ["English", "العربية", "Slovenščina"]
-    menus = {c.get("language_code"): [x["command"] for x in c["commands"]] for c in bot.emulator.calls_of("setMyCommands")}
+    menus = {
+        c.get("language_code"): [x["command"] for x in c["commands"]] for c in bot.emulator.calls_of("setMyCommands")
+    }
     assert menus[None] == menus["ar"] == ["start", "help", "language", "topics"]
 
 
@@ -65,6 +86,7 @@ async def test_chosen_language_wins_over_the_question_language(bot):
 
 
 # -- questions ---------------------------------------------------------------------------
+
 
 async def test_english_question_gets_cards_with_sources_and_buttons(bot):
     [reply] = await bot.say(OFFICIAL, RENT_EN)
@@ -130,7 +152,11 @@ async def test_narrow_an_answer_to_a_topic_and_fail_closed(bot):
     assert first_line(narrowed.text) == EN("narrow_results", topic="Local businesses")
     assert bold(narrowed)[0] == f"1. {HRASTNIK_TITLE_EN}"
     business = {p.id for p in bot.engine.index.practices.values() if "local-business" in p.meta["topics"]}
-    shown = {p.id for p in bot.engine.index.practices.values() if cb_digest(p.id) in {d[2:14] for d in buttons(narrowed) if d.startswith("p:")}}
+    shown = {
+        p.id
+        for p in bot.engine.index.practices.values()
+        if cb_digest(p.id) in {d[2:14] for d in buttons(narrowed) if d.startswith("p:")}
+    }
     assert shown and shown <= business
     # The only psychosocial practice is removed meanwhile: say so, never fall back to other topics.
     (bot.engine.knowledge_dir / "practices" / "slovenia-national-psychological-support-line.md").unlink()
@@ -226,6 +252,7 @@ async def test_topics_in_arabic_use_taxonomy_labels(bot):
 
 # -- bad input ---------------------------------------------------------------------------
 
+
 async def test_stickers_photos_and_other_media_get_a_hint(bot):
     before = len(bot.messages(OFFICIAL))
     bot.emulator.send_sticker(OFFICIAL)
@@ -259,7 +286,9 @@ async def test_unknown_command(bot):
 
 async def test_html_in_questions_and_knowledge_is_escaped(bot, knowledge):
     path = knowledge / "practices" / "hrastnik-rent-relief-for-business-premises.md"
-    path.write_text(path.read_text().replace("Rent exemption for businesses", "Rent <b>exemption</b> & relief for businesses"))
+    path.write_text(
+        path.read_text().replace("Rent exemption for businesses", "Rent <b>exemption</b> & relief for businesses")
+    )
     bot.engine.rebuild()
     [reply] = await bot.say(OFFICIAL, "rent <exemption> & business premises")
     assert bold(reply)[0] == "1. Rent <b>exemption</b> & relief for businesses in municipal premises"
@@ -285,6 +314,7 @@ async def test_long_replies_are_split_under_the_limit(bot, knowledge):
 
 # -- groups --------------------------------------------------------------------------------
 
+
 async def test_group_policy_only_commands_mentions_and_replies(bot):
     group = -5000
     ignored = len(bot.messages(group))
@@ -301,7 +331,9 @@ async def test_group_policy_only_commands_mentions_and_replies(bot):
     # a reply to the bot's message counts as addressing it
     before = len(bot.messages(group))
     bot.emulator._user_message(  # noqa: SLF001 - the emulator has no helper for replies
-        {"id": OFFICIAL, "is_bot": False, "first_name": "Tester"}, "group", group,
+        {"id": OFFICIAL, "is_bot": False, "first_name": "Tester"},
+        "group",
+        group,
         {"text": "free transport red cross", "reply_to_message": bot.emulator._messages[(group, reply.message_id)]},
     )
     [answer] = await bot.expect(group, before)
@@ -314,6 +346,7 @@ async def test_group_policy_only_commands_mentions_and_replies(bot):
 
 
 # -- limits and errors ------------------------------------------------------------------------
+
 
 async def test_rate_limit_answers_once_with_a_friendly_message(emulator, knowledge, data_dir, engine):
     settings = make_settings(emulator, knowledge, data_dir, rate_limit_per_minute=3)
@@ -375,6 +408,7 @@ async def test_every_callback_is_answered_once(bot):
 
 
 # -- the catalogues ------------------------------------------------------------------------------
+
 
 def test_every_interface_text_exists_in_all_three_languages():
     english = catalogue("en")

@@ -11,7 +11,18 @@ from pathlib import Path
 from bot.logging_setup import REDACTED, configure_logging
 from bot.texts import Texts
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, COORDINATOR, NEW_PRACTICE, OFFICIAL, TOKEN, bold, bot_process_env, built_index, button, emulator, engine, settings,
+    ADMIN,
+    COORDINATOR,
+    NEW_PRACTICE,
+    OFFICIAL,
+    TOKEN,
+    bold,
+    bot_process_env,
+    built_index,
+    button,
+    emulator,
+    engine,
+    settings,
     start_bot,
 )
 
@@ -21,12 +32,17 @@ SECRET_HALF = TOKEN.split(":", 1)[1]
 
 
 def test_peerbot_run_answers_over_http_and_logs_no_token(emulator, knowledge, data_dir, tmp_path):
-    env = bot_process_env(emulator, knowledge, data_dir, PEERBOT_ADMINS=str(ADMIN), PEERBOT_COORDINATORS=str(COORDINATOR))
+    env = bot_process_env(
+        emulator, knowledge, data_dir, PEERBOT_ADMINS=str(ADMIN), PEERBOT_COORDINATORS=str(COORDINATOR)
+    )
     log_file = tmp_path / "peerbot.log"
     with open(log_file, "wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-c", "import tests.fake_embedder; from bot.cli import main; main(['run'])"],
-            cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)}, stdout=stderr, stderr=stderr,  # no stray .env
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(REPO)},
+            stdout=stderr,
+            stderr=stderr,  # no stray .env
         )
         try:
             emulator.send_text(OFFICIAL, "/start")
@@ -35,7 +51,9 @@ def test_peerbot_run_answers_over_http_and_logs_no_token(emulator, knowledge, da
             emulator.send_text(OFFICIAL, "rent exemption for business premises")
             reply = emulator.wait_for_messages(OFFICIAL, 2)[1]
             assert bold(reply)[0] == "1. Rent exemption for businesses in municipal premises"
-            emulator.send_document(COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode())
+            emulator.send_document(
+                COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode()
+            )
             [preview] = emulator.wait_for_messages(COORDINATOR)
             emulator.press_button(COORDINATOR, preview.message_id, button(preview, "pub:"))
             emulator.wait_for_messages(COORDINATOR, 3)
@@ -70,7 +88,9 @@ async def test_token_never_appears_in_debug_logs(emulator, settings, engine, cap
     try:
         await running.say(OFFICIAL, "/start")
         await running.say(OFFICIAL, "rent exemption for business premises")
-        [preview] = await running.send_document(COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode())
+        [preview] = await running.send_document(
+            COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode()
+        )
         logging.getLogger("peerbot.test").debug("the bot object is %r", running.application.bot)
 
         def leaky(*args, **kwargs):

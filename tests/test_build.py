@@ -14,7 +14,9 @@ from index.search import IndexCorrupt, IndexMissing, SearchIndex
 from tests.fake_embedder import HashEmbedder
 
 
-def test_first_build_embeds_everything_and_records_metadata(knowledge: Path, data_dir: Path, fake_embedder: HashEmbedder):
+def test_first_build_embeds_everything_and_records_metadata(
+    knowledge: Path, data_dir: Path, fake_embedder: HashEmbedder
+):
     report = build_index(knowledge, data_dir, fake_embedder)
     assert report.changed and report.practices == 6
     assert report.embedded == report.passages and report.reused == 0
@@ -35,7 +37,9 @@ def test_unchanged_knowledge_is_not_rebuilt(knowledge: Path, data_dir: Path, fak
     assert not second.changed and second.generation == first.generation and second.embedded == 0
 
 
-def test_changing_one_file_re_embeds_only_its_changed_passages(knowledge: Path, data_dir: Path, fake_embedder: HashEmbedder):
+def test_changing_one_file_re_embeds_only_its_changed_passages(
+    knowledge: Path, data_dir: Path, fake_embedder: HashEmbedder
+):
     first = build_index(knowledge, data_dir, fake_embedder)
     path = knowledge / "practices" / "sevnica-local-food-network.md"
     path.write_text(path.read_text().replace("Buying local was framed", "Buying local food was framed"))
@@ -124,7 +128,8 @@ def test_engine_swaps_in_a_rebuilt_index(knowledge: Path, data_dir: Path, fake_e
     engine.rebuild()
     old = engine.index
     (knowledge / "practices" / "kranj-playground-test.md").write_text(
-        (knowledge / "practices" / "sevnica-local-food-network.md").read_text()
+        (knowledge / "practices" / "sevnica-local-food-network.md")
+        .read_text()
         .replace("id: sevnica-local-food-network", "id: kranj-playground-test")
         .replace("municipality: Sevnica", "municipality: Kranj")
     )

@@ -10,7 +10,15 @@ from PIL import Image
 
 from bot.charts import DPI, HEIGHT_IN, WIDTH_IN, stats_chart
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, ARAB_OFFICIAL, OFFICIAL, bot, built_index, button, emulator, engine, settings,
+    ADMIN,
+    ARAB_OFFICIAL,
+    OFFICIAL,
+    bot,
+    built_index,
+    button,
+    emulator,
+    engine,
+    settings,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -18,7 +26,10 @@ SIZE = (int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI))
 STATS = {
     "per_day": [("2026-11-20", 3), ("2026-11-26", 12)],
     "languages": [("en", 10), ("ar", 4), ("sl", 1)],
-    "total": 15, "confident": 11, "up": 5, "down": 2,
+    "total": 15,
+    "confident": 11,
+    "up": 5,
+    "down": 2,
 }
 
 
@@ -47,7 +58,11 @@ def test_chart_draws_the_numbers_it_is_given():
     """Different data give a different picture, and the bars' colours appear only when there are bars."""
     busy = decode(stats_chart(STATS, today=date(2026, 11, 26)))
     quiet = decode(stats_chart({**STATS, "per_day": [("2026-11-26", 1)], "up": 0, "down": 0}, today=date(2026, 11, 26)))
-    empty = decode(stats_chart({"per_day": [], "languages": [], "total": 0, "confident": 0, "up": 0, "down": 0}, today=date(2026, 11, 26)))
+    empty = decode(
+        stats_chart(
+            {"per_day": [], "languages": [], "total": 0, "confident": 0, "up": 0, "down": 0}, today=date(2026, 11, 26)
+        )
+    )
     red = lambda p: int(((p[..., 0] > 180) & (p[..., 1] < 80) & (p[..., 2] < 80)).sum())  # noqa: E731 - "not helpful" bars
     assert red(busy) > 500 and red(quiet) == 0 and red(empty) == 0
     blue = lambda p: int(((p[..., 2] > 150) & (p[..., 0] < 80)).sum())  # noqa: E731 - question bars

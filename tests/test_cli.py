@@ -45,7 +45,9 @@ def test_check_missing_folder(env, tmp_path: Path):
 def test_index_then_up_to_date(env):
     first = invoke("index")
     assert first.exit_code == 0
-    assert re.fullmatch(r"Indexed 6 practices, 32 passages \(32 embedded, 0 reused\) in \d+\.\d s with test-hash:64\.\n", first.output)
+    assert re.fullmatch(
+        r"Indexed 6 practices, 32 passages \(32 embedded, 0 reused\) in \d+\.\d s with test-hash:64\.\n", first.output
+    )
     second = invoke("index")
     assert re.fullmatch(r"Index is up to date: 6 practices, 32 passages \(gen-\d{8}T\d+Z-\d+\)\.\n", second.output)
 
@@ -71,7 +73,10 @@ def test_ask_json_contract(env):
     assert [r["id"] for r in payload["results"]][0] == "hrastnik-rent-relief-for-business-premises"
     assert len(payload["results"]) == 2
     assert payload["results"][0]["sources"] == [
-        {"url": "https://savus.si/ukrepi-obcine-hrastnik-za-obcane-drustva-in-gospodarstvo/", "title": "Ukrepi Občine Hrastnik za občane, društva in gospodarstvo"}
+        {
+            "url": "https://savus.si/ukrepi-obcine-hrastnik-za-obcane-drustva-in-gospodarstvo/",
+            "title": "Ukrepi Občine Hrastnik za občane, društva in gospodarstvo",
+        }
     ]
     assert set(payload["results"][0]) == {"id", "title", "municipality", "score", "snippet", "sources"}
 
@@ -95,7 +100,10 @@ def test_ask_plain_text_in_arabic_is_right_to_left(env):
 def test_ask_empty_question(env):
     result = CliRunner().invoke(main, ["ask", "  "])
     assert result.exit_code == 2
-    assert "Invalid value for QUESTION: the question is empty; write a question in English, Arabic or Slovenian" in result.output
+    assert (
+        "Invalid value for QUESTION: the question is empty; write a question in English, Arabic or Slovenian"
+        in result.output
+    )
 
 
 def test_eval_json_contract(env, tmp_path: Path):
@@ -117,14 +125,27 @@ def test_eval_json_contract(env, tmp_path: Path):
     first = payload["questions"][0]
     assert set(first) == {"question", "lang", "confident", "results"}
     assert set(first["results"][0]) == {"id", "score", "sources"}
-    assert first["results"][0]["sources"] == ["https://savus.si/ukrepi-obcine-hrastnik-za-obcane-drustva-in-gospodarstvo/"]
+    assert first["results"][0]["sources"] == [
+        "https://savus.si/ukrepi-obcine-hrastnik-za-obcane-drustva-in-gospodarstvo/"
+    ]
 
 
 def test_eval_table(env, tmp_path: Path):
     questions = tmp_path / "q.jsonl"
-    questions.write_text('{"question": "rent exemption for business premises", "lang": "en", "relevant": ["hrastnik-rent-relief-for-business-premises"]}\n')
+    questions.write_text(
+        '{"question": "rent exemption for business premises", "lang": "en", "relevant": ["hrastnik-rent-relief-for-business-premises"]}\n'
+    )
     result = CliRunner().invoke(main, ["eval", str(questions)])
-    assert result.stdout.splitlines()[0].split() == ["lang", "questions", "recall@1", "recall@3", "mrr", "ndcg@5", "answered_rate", "no_answer_accuracy"]
+    assert result.stdout.splitlines()[0].split() == [
+        "lang",
+        "questions",
+        "recall@1",
+        "recall@3",
+        "mrr",
+        "ndcg@5",
+        "answered_rate",
+        "no_answer_accuracy",
+    ]
     assert result.stdout.splitlines()[1].split()[:6] == ["all", "1", "1.000", "1.000", "1.000", "1.000"]
 
 
@@ -143,13 +164,18 @@ def test_chat_answers_each_line_until_end_of_input(env):
     out = result.stdout.split("\n")
     assert out[0].startswith("peerbot — terminal chat.")
     assert "1. Rent exemption for businesses in municipal premises — Hrastnik" in out
-    assert "I found no practice in the knowledge base that clearly answers this. Try other words, name a municipality or topic, or browse the topics." in out
+    assert (
+        "I found no practice in the knowledge base that clearly answers this. Try other words, name a municipality or topic, or browse the topics."
+        in out
+    )
 
 
 def test_run_without_token_is_a_terminal_chat(env):
     result = CliRunner().invoke(main, ["run"], input="free transport for older people\n")
     assert result.exit_code == 0
-    assert result.stderr.startswith("TELEGRAM_BOT_TOKEN is not set, so peerbot runs as a terminal chat on the same engine.")
+    assert result.stderr.startswith(
+        "TELEGRAM_BOT_TOKEN is not set, so peerbot runs as a terminal chat on the same engine."
+    )
     assert "Free transport for older people by Red Cross volunteers — Tolmin" in result.stdout
 
 
@@ -157,7 +183,10 @@ def test_bad_settings_say_what_to_fix(env, monkeypatch):
     monkeypatch.setenv("PEERBOT_ALLOWED_USERS", "alice")
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 1
-    assert result.output == "Error: invalid settings (PEERBOT_ALLOWED_USERS: Value error, 'alice' is not a Telegram user id (numbers separated by commas, or * for everyone)); fix the environment or .env\n"
+    assert (
+        result.output
+        == "Error: invalid settings (PEERBOT_ALLOWED_USERS: Value error, 'alice' is not a Telegram user id (numbers separated by commas, or * for everyone)); fix the environment or .env\n"
+    )
 
 
 def test_every_command_help_has_an_example():

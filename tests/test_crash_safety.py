@@ -26,8 +26,14 @@ from tests.bot_harness import RANKING
 from tests.fake_embedder import HashEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
-QUESTIONS = ["rent exemption for business premises", "free transport red cross", "food packages for isolated older residents",
-             "psychological support line", "local food network", "utility costs for companies"]
+QUESTIONS = [
+    "rent exemption for business premises",
+    "free transport red cross",
+    "food packages for isolated older residents",
+    "psychological support line",
+    "local food network",
+    "utility costs for companies",
+]
 
 # The child builds with the slow twin of the test embedder (same vectors and model id), so a
 # kill lands in the middle of the work. PAUSE_AT stops it at a chosen step instead, for kills
@@ -65,14 +71,20 @@ def answers(engine: Engine) -> list[list[str]]:
 
 
 def leftovers(data: Path) -> list[str]:
-    return sorted(p.name for p in store.index_root(data).iterdir() if p.name.startswith((".building-", f".{store.CURRENT}.")))
+    return sorted(
+        p.name for p in store.index_root(data).iterdir() if p.name.startswith((".building-", f".{store.CURRENT}."))
+    )
 
 
 def kill_a_build(knowledge: Path, data: Path, pause_at: str, delay: float) -> str:
     """Start a forced build in a child process and SIGKILL it; returns how far it got."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(knowledge), str(data), pause_at],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         lines = [child.stdout.readline().strip()]
@@ -91,19 +103,27 @@ def kill_a_build(knowledge: Path, data: Path, pause_at: str, delay: float) -> st
         child.stdout.close()
 
 
-def test_a_build_killed_at_any_point_leaves_a_working_index_and_the_next_build_cleans_up(knowledge: Path, tmp_path: Path):
+def test_a_build_killed_at_any_point_leaves_a_working_index_and_the_next_build_cleans_up(
+    knowledge: Path, tmp_path: Path
+):
     baseline_dir = tmp_path / "baseline"
     build_index(knowledge, baseline_dir, HashEmbedder(64))
     baseline = answers(Engine(HashEmbedder(64), baseline_dir, knowledge, RankingConfig(**RANKING)))
     rng = random.Random(7)
-    runs = [("written", 0.0), ("renamed", 0.0), ("published", 0.0)] + [("random", rng.uniform(0.1, 0.6)) for _ in range(2)]
+    runs = [("written", 0.0), ("renamed", 0.0), ("published", 0.0)] + [
+        ("random", rng.uniform(0.1, 0.6)) for _ in range(2)
+    ]
     folders = []
     for i, _ in enumerate(runs):  # one data folder per run, so the children can run side by side
         data = tmp_path / f"run-{i}"
         shutil.copytree(baseline_dir, data)
         folders.append(data)
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        outcomes = list(pool.map(lambda args: kill_a_build(knowledge, *args), [(data, at, d) for data, (at, d) in zip(folders, runs)]))
+        outcomes = list(
+            pool.map(
+                lambda args: kill_a_build(knowledge, *args), [(data, at, d) for data, (at, d) in zip(folders, runs)]
+            )
+        )
 
     before = store.current_generation(baseline_dir).name
     for data, (pause_at, delay), outcome in zip(folders, runs, outcomes):
@@ -136,7 +156,8 @@ def test_questions_in_flight_while_the_index_is_swapped_all_get_answers(knowledg
     engine.rebuild()
     old = engine.index
     (knowledge / "practices" / "kranj-beekeepers-honey.md").write_text(
-        (knowledge / "practices" / "tolmin-red-cross-free-transport.md").read_text()
+        (knowledge / "practices" / "tolmin-red-cross-free-transport.md")
+        .read_text()
         .replace("id: tolmin-red-cross-free-transport", "id: kranj-beekeepers-honey")
         .replace("municipality: Tolmin", "municipality: Kranj")
     )
@@ -181,6 +202,7 @@ def test_questions_in_flight_while_the_index_is_swapped_all_get_answers(knowledg
 
 # -- damaged or missing index files at start-up ----------------------------------------------
 
+
 def _current(env) -> Path:
     return store.current_generation(Path(env["PEERBOT_DATA_DIR"]))
 
@@ -205,7 +227,9 @@ def test_a_damaged_index_is_reported_at_start_up_with_the_command_that_fixes_it(
         assert result.exit_code == 1, damage
         assert re.fullmatch(
             rf"Error: the index in {re.escape(str(generation))} is damaged or incomplete \(.+\); "
-            r"run `peerbot index --force` to rebuild it\n", result.output, re.DOTALL,
+            r"run `peerbot index --force` to rebuild it\n",
+            result.output,
+            re.DOTALL,
         ), (damage, result.output)
         assert "Traceback" not in result.output, damage
         fixed = runner.invoke(main, ["index", "--force"])
@@ -244,4 +268,6 @@ def test_no_index_at_all_says_to_run_peerbot_index(env, monkeypatch, knowledge):
     for command in (["ask", "rent"], ["run"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 1
-        assert result.output.splitlines()[-1].startswith(f"Error: no index in {store.index_root(Path(env['PEERBOT_DATA_DIR']))}: run `peerbot index`")
+        assert result.output.splitlines()[-1].startswith(
+            f"Error: no index in {store.index_root(Path(env['PEERBOT_DATA_DIR']))}: run `peerbot index`"
+        )

@@ -23,7 +23,9 @@ from bot.dashboard import DATABASE, QUERIES, build_datasette
 from bot.database import BotDatabase
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
+CHROMIUM = next(
+    (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+)
 UNANSWERED = "How were schools disinfected?"
 
 
@@ -33,7 +35,8 @@ def bot_db(data_dir: Path):
     db = BotDatabase.in_data_dir(data_dir)
     db.db.execute("pragma wal_autocheckpoint = 0")  # keep every row in the -wal file
     ask = lambda user, text, lang, results, confident: db.log_question(  # noqa: E731
-        user, user, text, lang, lang, results, [0.9] * len(results), confident, 25.0)
+        user, user, text, lang, lang, results, [0.9] * len(results), confident, 25.0
+    )
     first = ask(1, "rent relief for shops", "en", ["hrastnik-rent", "sevnica-food"], True)
     ask(1, UNANSWERED, "en", ["tolmin-transport"], False)
     ask(2, "  how were schools disinfected? ", "en", ["tolmin-transport"], False)
@@ -71,13 +74,20 @@ async def test_canned_queries_answer_from_a_consistent_immutable_snapshot(bot_db
     ]
     feedback = await rows(ds, "feedback")
     assert [(r["Question"], r["👍 helpful"], r["👎 not helpful"]) for r in feedback] == [
-        ("مساعدة كبار السن", 0, 2), ("rent relief for shops", 1, 0),
+        ("مساعدة كبار السن", 0, 2),
+        ("rent relief for shops", 1, 0),
     ]
     per_day = await rows(ds, "questions_per_day")
-    assert sorted((r["Language"], r["Questions"], r["Answered confidently"]) for r in per_day) == [("ar", 2, 1), ("en", 3, 1)]
+    assert sorted((r["Language"], r["Questions"], r["Answered confidently"]) for r in per_day) == [
+        ("ar", 2, 1),
+        ("en", 3, 1),
+    ]
     shown = await rows(ds, "most_shown_practices")
     assert [(r["Practice id"], r["Times shown"], r["Times first"]) for r in shown] == [
-        ("kocevje-food", 2, 2), ("tolmin-transport", 2, 2), ("hrastnik-rent", 2, 1), ("sevnica-food", 1, 0),
+        ("kocevje-food", 2, 2),
+        ("tolmin-transport", 2, 2),
+        ("hrastnik-rent", 2, 1),
+        ("sevnica-food", 1, 0),
     ]
     # Nothing was written to the bot's database, and the bot can still write.
     assert (source.read_bytes(), Path(f"{source}-wal").read_bytes()) == before
@@ -99,7 +109,8 @@ def test_dashboard_without_a_database_says_why(env, data_dir: Path):
     result = CliRunner().invoke(main, ["dashboard", "--port", "1"])
     assert result.exit_code == 1
     assert result.output.strip().endswith(
-        f"Error: no bot database at {data_dir / 'peerbot.db'}: the bot creates it at its first start (`peerbot run`)")
+        f"Error: no bot database at {data_dir / 'peerbot.db'}: the bot creates it at its first start (`peerbot run`)"
+    )
 
 
 def _free_port() -> int:
@@ -109,19 +120,35 @@ def _free_port() -> int:
 
 
 def _chromium(*args: str, profile: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ]
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it"
+)
 def test_dashboard_in_headless_chromium(bot_db, data_dir: Path, tmp_path: Path):
     bot_db.db.execute("pragma wal_checkpoint(truncate)")
     port = _free_port()
     env = {**os.environ, "PEERBOT_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "dashboard", "--port", str(port)], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "dashboard", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -146,8 +173,13 @@ def test_dashboard_in_headless_chromium(bot_db, data_dir: Path, tmp_path: Path):
         assert UNANSWERED in result.stdout and "كيف تم تعقيم المدارس؟" in result.stdout
 
         shot = tmp_path / "dashboard.png"
-        taken = _chromium(f"--screenshot={shot}", "--window-size=1280,1000", "--hide-scrollbars",
-                          f"{base}/{DATABASE}/unanswered_questions", profile=tmp_path / "profile-3")
+        taken = _chromium(
+            f"--screenshot={shot}",
+            "--window-size=1280,1000",
+            "--hide-scrollbars",
+            f"{base}/{DATABASE}/unanswered_questions",
+            profile=tmp_path / "profile-3",
+        )
         assert taken.returncode == 0, taken.stderr[-2000:]
         from PIL import Image
 

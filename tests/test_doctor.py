@@ -65,7 +65,10 @@ def test_a_missing_index_fails_and_says_how_to_build_it(env, data_dir: Path):
     result = doctor()
     checks = lines(result.output)
     assert result.exit_code == 1
-    assert checks["index"] == f"FAIL  index     no index in {data_dir / 'index'} -> run `peerbot index` (the bot also builds it when it starts)"
+    assert (
+        checks["index"]
+        == f"FAIL  index     no index in {data_dir / 'index'} -> run `peerbot index` (the bot also builds it when it starts)"
+    )
     assert [name for name, line in checks.items() if line.startswith("FAIL")] == ["index"]
     assert result.output.endswith("1 check(s) failed.\n")
 
@@ -76,7 +79,9 @@ def test_a_wrong_token_fails_with_401_and_is_not_printed(indexed, telegram, monk
     result = doctor()
     checks = lines(result.output)
     assert result.exit_code == 1
-    assert checks["telegram"].startswith("FAIL  telegram  Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized) -> copy the token again from @BotFather")
+    assert checks["telegram"].startswith(
+        "FAIL  telegram  Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized) -> copy the token again from @BotFather"
+    )
     assert wrong not in result.output and wrong.split(":")[1] not in result.output
     assert [name for name, line in checks.items() if line.startswith("FAIL")] == ["telegram"]
 
@@ -110,7 +115,10 @@ def test_an_index_older_than_the_knowledge_fails_naming_the_files(indexed, knowl
 def test_an_index_of_another_model_fails(indexed, monkeypatch):
     monkeypatch.setenv("PEERBOT_EMBEDDING_MODEL", "test-hash:32")
     checks = lines(doctor().output)
-    assert checks["index"] == "FAIL  index     built with 'test-hash:64', configured model is 'test-hash:32' -> run `peerbot index` to re-embed with the configured model"
+    assert (
+        checks["index"]
+        == "FAIL  index     built with 'test-hash:64', configured model is 'test-hash:32' -> run `peerbot index` to re-embed with the configured model"
+    )
 
 
 def test_broken_knowledge_fails(indexed, knowledge: Path):
@@ -149,11 +157,15 @@ def test_an_unloadable_model_fails(indexed, monkeypatch, tmp_path: Path):
 def test_a_database_from_a_newer_peerbot_fails(indexed, data_dir: Path):
     BotDatabase.in_data_dir(data_dir).close()
     db = sqlite3.connect(data_dir / "peerbot.db")
-    db.execute("insert into _sqlite_migrations (migration_set, name, applied_at) values ('peerbot-bot', 'm999_future', 'x')")
+    db.execute(
+        "insert into _sqlite_migrations (migration_set, name, applied_at) values ('peerbot-bot', 'm999_future', 'x')"
+    )
     db.commit()
     db.close()
     checks = lines(doctor().output)
-    assert checks["database"].endswith("has migrations this peerbot does not know (m999_future) -> it was made by a newer peerbot: upgrade peerbot")
+    assert checks["database"].endswith(
+        "has migrations this peerbot does not know (m999_future) -> it was made by a newer peerbot: upgrade peerbot"
+    )
 
 
 def test_invalid_settings_fail_first(env, monkeypatch):
@@ -172,7 +184,9 @@ def test_a_read_only_model_cache_still_verifies(tmp_path: Path, monkeypatch):
     folder = tmp_path / model_cache.MODEL_DIR_NAME
     folder.mkdir()
     (folder / "weights.bin").write_bytes(b"\0" * 1000)
-    (folder / model_cache.MANIFEST).write_text(json.dumps({"source_sha256": "abc", "files": model_cache.folder_hashes(folder)}))
+    (folder / model_cache.MANIFEST).write_text(
+        json.dumps({"source_sha256": "abc", "files": model_cache.folder_hashes(folder)})
+    )
     real_write = Path.write_text
 
     def read_only(self, *args, **kwargs):
@@ -194,18 +208,27 @@ def test_webhook_url_checks(indexed, telegram, monkeypatch):
     url = "https://bot.example.org/peerbot"
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("PEERBOT_WEBHOOK_URL", url)
-    assert lines(doctor().output)["webhook"] == f"ok    webhook   no webhook is set at Telegram; `peerbot run` sets {url} when it starts"
+    assert (
+        lines(doctor().output)["webhook"]
+        == f"ok    webhook   no webhook is set at Telegram; `peerbot run` sets {url} when it starts"
+    )
 
     httpx.post(f"{telegram.base_url}/bot{TOKEN}/setWebhook", data={"url": url})
     telegram.send_text(7, "waiting")
     assert lines(doctor().output)["webhook"] == f"ok    webhook   Telegram delivers to {url}, 1 update(s) waiting"
 
-    failing = {"url": url, "has_custom_certificate": False, "pending_update_count": 3,
-               "last_error_date": 1_700_000_000, "last_error_message": "Connection timed out"}
+    failing = {
+        "url": url,
+        "has_custom_certificate": False,
+        "pending_update_count": 3,
+        "last_error_date": 1_700_000_000,
+        "last_error_message": "Connection timed out",
+    }
     monkeypatch.setitem(telegram._handlers, "getwebhookinfo", ("getWebhookInfo", lambda params: failing))
     result = doctor()
     assert lines(result.output)["webhook"].startswith(
-        f"FAIL  webhook   Telegram's last delivery to {url} failed: Connection timed out (3 update(s) waiting) -> check that the URL")
+        f"FAIL  webhook   Telegram's last delivery to {url} failed: Connection timed out (3 update(s) waiting) -> check that the URL"
+    )
     assert result.exit_code == 1
 
 
@@ -216,5 +239,6 @@ def test_a_plain_http_webhook_url_fails_with_the_real_telegram(indexed, monkeypa
     result = doctor()
     assert lines(result.output)["webhook"] == (
         "FAIL  webhook   http://bot.example.org/peerbot is not HTTPS: Telegram delivers only to https:// URLs"
-        " -> put an HTTPS reverse proxy in front of the bot and give its URL")
+        " -> put an HTTPS reverse proxy in front of the bot and give its URL"
+    )
     assert result.exit_code == 1

@@ -21,7 +21,15 @@ from bot.database import BotDatabase
 from bot.telegram_app import ALLOWED_UPDATES, build_application
 from bot.texts import Texts
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, ARAB_OFFICIAL, BOT_USERNAME, OFFICIAL, TOKEN, Bot, built_index, engine, make_settings,
+    ADMIN,
+    ARAB_OFFICIAL,
+    BOT_USERNAME,
+    OFFICIAL,
+    TOKEN,
+    Bot,
+    built_index,
+    engine,
+    make_settings,
 )
 from tests.tg_emulator import TelegramEmulator
 
@@ -109,8 +117,9 @@ async def launch(emulator, knowledge, data_dir, engine, monkeypatch, logs):
 
         # A small poll interval also shortens PTB's pause after a failed poll (1.5 x the
         # interval; 1 s when the interval is 0, as in production), which is all it changes here.
-        await app.updater.start_polling(poll_interval=0.02, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES,
-                                        error_callback=polling_error)
+        await app.updater.start_polling(
+            poll_interval=0.02, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, error_callback=polling_error
+        )
         started.append(Bot(emulator, app, database, engine, settings))
         return started[-1]
 
@@ -191,6 +200,7 @@ async def test_an_update_waiting_while_the_first_poll_fails_is_delivered(launch,
 
 # -- sendMessage ---------------------------------------------------------------------------
 
+
 @pytest.fixture
 def quick_retries(monkeypatch):
     monkeypatch.setattr(common, "SEND_RETRY_DELAYS", (0.05, 0.1))
@@ -247,7 +257,9 @@ async def test_a_timeout_after_telegram_took_the_message_is_not_repeated(bot, em
     # Telegram delivered the message but answered too late: sending it again would duplicate it.
     emulator.answer_late_next("sendMessage", READ_TIMEOUT + 0.6)
     emulator.send_text(OFFICIAL, RENT)
-    await emulator.wait_until_async(lambda: records(logs, logging.WARNING, "timed out after Telegram received it"), timeout=10)
+    await emulator.wait_until_async(
+        lambda: records(logs, logging.WARNING, "timed out after Telegram received it"), timeout=10
+    )
     await bot.settle(0.3)  # a second copy or an apology would be sent right after the timeout
     new = answers(bot, OFFICIAL)
     assert len(new) == 1 and new[0].startswith(EN("results_intro"))  # delivered once, no apology
@@ -260,7 +272,9 @@ async def test_a_timeout_after_telegram_took_the_message_is_not_repeated(bot, em
     # looks the same to the bot as one Telegram delivered late, so it is not sent again.
     emulator.delay_next("sendMessage", READ_TIMEOUT + 0.6)
     emulator.send_text(OFFICIAL, TRANSPORT)
-    await emulator.wait_until_async(lambda: len(records(logs, logging.WARNING, "timed out after Telegram received it")) == 2, timeout=10)
+    await emulator.wait_until_async(
+        lambda: len(records(logs, logging.WARNING, "timed out after Telegram received it")) == 2, timeout=10
+    )
     await bot.settle(0.3)
     assert len(answers(bot, OFFICIAL)) == 1 and len(emulator.calls_of("sendMessage")) == 2
     assert not records(logs, logging.ERROR)
@@ -277,12 +291,21 @@ def test_what_counts_as_certainly_not_delivered():
         error.__cause__ = cause
         return error
 
-    yes = [NetworkError("Internal Server Error"), NetworkError("Bad Gateway"),
-           caused(NetworkError("httpx.ConnectError: refused"), httpx.ConnectError("refused")),
-           caused(NetworkError("httpx.RemoteProtocolError"), httpx.RemoteProtocolError("closed")),
-           caused(TimedOut(), httpx.ConnectTimeout("")), caused(TimedOut(), httpx.PoolTimeout("")),
-           caused(TimedOut(), httpx.WriteTimeout(""))]
-    no = [caused(TimedOut(), httpx.ReadTimeout("")), TimedOut(), BadRequest("can't parse entities"),
-          Forbidden("bot was blocked by the user"), RetryAfter(3)]
+    yes = [
+        NetworkError("Internal Server Error"),
+        NetworkError("Bad Gateway"),
+        caused(NetworkError("httpx.ConnectError: refused"), httpx.ConnectError("refused")),
+        caused(NetworkError("httpx.RemoteProtocolError"), httpx.RemoteProtocolError("closed")),
+        caused(TimedOut(), httpx.ConnectTimeout("")),
+        caused(TimedOut(), httpx.PoolTimeout("")),
+        caused(TimedOut(), httpx.WriteTimeout("")),
+    ]
+    no = [
+        caused(TimedOut(), httpx.ReadTimeout("")),
+        TimedOut(),
+        BadRequest("can't parse entities"),
+        Forbidden("bot was blocked by the user"),
+        RetryAfter(3),
+    ]
     assert all(common.certainly_not_delivered(e) for e in yes)
     assert not any(common.certainly_not_delivered(e) for e in no)

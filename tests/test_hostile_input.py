@@ -13,14 +13,28 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.texts import Texts
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, COORDINATOR, OFFICIAL, bold, built_index, button, buttons, emulator, engine, links, make_settings, start_bot,
+    ADMIN,
+    COORDINATOR,
+    OFFICIAL,
+    bold,
+    built_index,
+    button,
+    buttons,
+    emulator,
+    engine,
+    links,
+    make_settings,
+    start_bot,
 )
 from tests.conftest import FIXTURE_KNOWLEDGE
 
 EN = Texts("en")
 NAME = "hostile-practice.md"
-VALID = (FIXTURE_KNOWLEDGE / "practices" / "tolmin-red-cross-free-transport.md").read_text().replace(
-    "id: tolmin-red-cross-free-transport", "id: hostile-practice")
+VALID = (
+    (FIXTURE_KNOWLEDGE / "practices" / "tolmin-red-cross-free-transport.md")
+    .read_text()
+    .replace("id: tolmin-red-cross-free-transport", "id: hostile-practice")
+)
 URL = "https://prostovoljska-pomoc.si/zgodbe/prevozi-starejsih"
 
 
@@ -32,51 +46,112 @@ def practice(old: str = "", new: str = "", front: str = "", body: str = "") -> b
     return (text + body).encode()
 
 
-LAUGHS = "\n".join(["lol0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-                   + [f"lol{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)])
+LAUGHS = "\n".join(
+    ["lol0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    + [f"lol{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+)
 
 # name -> (file content, what the problem message says)
 HOSTILE: dict[str, tuple[bytes, str]] = {
-    "billion laughs": (practice(front=LAUGHS), "YAML alias '*a0' at line 12 (aliases are not allowed; write the value out)"),
+    "billion laughs": (
+        practice(front=LAUGHS),
+        "YAML alias '*a0' at line 12 (aliases are not allowed; write the value out)",
+    ),
     "merge key": (practice(front="base: &base {en: x}\nextra:\n  <<: *base"), "YAML alias '*base'"),
-    "deep nesting": (practice(front="deep: " + "[" * 5000 + "]" * 5000), "YAML nested deeper than 20 levels at line 11"),
-    "deep block nesting": (practice(front="deep:\n" + "".join(" " * i + "a:\n" for i in range(1, 40))), "YAML nested deeper than 20 levels"),
-    "huge file": (practice(body="x" * (300 * 1024)), "file is 301 KiB (at most 256 KiB allowed; split it into several practices)"),
-    "invalid UTF-8": (practice(body="\n") + b"caf\xe9 \xff\xfe\n", "not UTF-8 text (invalid byte at line 31; save the file as UTF-8)"),
+    "deep nesting": (
+        practice(front="deep: " + "[" * 5000 + "]" * 5000),
+        "YAML nested deeper than 20 levels at line 11",
+    ),
+    "deep block nesting": (
+        practice(front="deep:\n" + "".join(" " * i + "a:\n" for i in range(1, 40))),
+        "YAML nested deeper than 20 levels",
+    ),
+    "huge file": (
+        practice(body="x" * (300 * 1024)),
+        "file is 301 KiB (at most 256 KiB allowed; split it into several practices)",
+    ),
+    "invalid UTF-8": (
+        practice(body="\n") + b"caf\xe9 \xff\xfe\n",
+        "not UTF-8 text (invalid byte at line 31; save the file as UTF-8)",
+    ),
     "NUL bytes": (practice(body="\x00\x00"), "file contains NUL bytes (it is binary, not a Markdown text file)"),
-    "terminal escape": (practice(body="\x1b[2J\x1b]0;pwned\x07"), "file contains the control character U+001B at line 30 (knowledge files are plain text; remove it)"),
-    "escaped control in YAML": (practice(old="municipality: Tolmin", new='municipality: "Tol\\e[31mmin\\0"'), "YAML text at line 10 contains the control character U+001B"),
-    "python tag": (practice(front='run: !!python/object/apply:os.system ["touch /tmp/pwned"]'),
-                   "could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'"),
-    "impossible date": (practice(old="date: 2022-07-22", new="date: 2022-13-45"),
-                        "YAML value at line 21 cannot be read (month must be in 1..12; quote it to keep it as text)"),
-    "giant number": (practice(old="period: 2018-10/2021", new="period: " + "9" * 5000), "YAML number at line 13 has more than 30 digits"),
-    "javascript URL": (practice(old=URL, new="javascript:alert(document.cookie)"),
-                       "sources[0].url: 'javascript:alert(document.cookie)' is not a web address"),
-    "JavaScript URL, mixed case": (practice(old=URL, new="JaVaScRiPt:alert(1)"), "'JaVaScRiPt:alert(1)' is not a web address"),
-    "data URL": (practice(old=URL, new="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="), "is not a web address"),
+    "terminal escape": (
+        practice(body="\x1b[2J\x1b]0;pwned\x07"),
+        "file contains the control character U+001B at line 30 (knowledge files are plain text; remove it)",
+    ),
+    "escaped control in YAML": (
+        practice(old="municipality: Tolmin", new='municipality: "Tol\\e[31mmin\\0"'),
+        "YAML text at line 10 contains the control character U+001B",
+    ),
+    "python tag": (
+        practice(front='run: !!python/object/apply:os.system ["touch /tmp/pwned"]'),
+        "could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+    ),
+    "impossible date": (
+        practice(old="date: 2022-07-22", new="date: 2022-13-45"),
+        "YAML value at line 21 cannot be read (month must be in 1..12; quote it to keep it as text)",
+    ),
+    "giant number": (
+        practice(old="period: 2018-10/2021", new="period: " + "9" * 5000),
+        "YAML number at line 13 has more than 30 digits",
+    ),
+    "javascript URL": (
+        practice(old=URL, new="javascript:alert(document.cookie)"),
+        "sources[0].url: 'javascript:alert(document.cookie)' is not a web address",
+    ),
+    "JavaScript URL, mixed case": (
+        practice(old=URL, new="JaVaScRiPt:alert(1)"),
+        "'JaVaScRiPt:alert(1)' is not a web address",
+    ),
+    "data URL": (
+        practice(old=URL, new="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="),
+        "is not a web address",
+    ),
     "file URL": (practice(old=URL, new="file:///etc/passwd"), "'file:///etc/passwd' is not a web address"),
-    "tg URL": (practice(old=URL, new="tg://resolve?domain=peerbot"), "'tg://resolve?domain=peerbot' is not a web address"),
+    "tg URL": (
+        practice(old=URL, new="tg://resolve?domain=peerbot"),
+        "'tg://resolve?domain=peerbot' is not a web address",
+    ),
     "scheme-relative URL": (practice(old=URL, new="//evil.example/x"), "'//evil.example/x' is not a web address"),
-    "attribute injection": (practice(old=URL, new=f"'{URL}\" onmouseover=\"alert(1)'"), "is not a web address (http:// or https:// with a host, no spaces)"),
-    "path traversal id": (practice(old="id: hostile-practice", new="id: ../../../etc/passwd"),
-                          "id: '../../../etc/passwd' is not a valid id"),
-    "homoglyph id": (practice(old="id: hostile-practice", new="id: hostile-pr\u0430ctice"),
-                     "it contains U+0430 CYRILLIC SMALL LETTER A"),
-    "zero-width id": (practice(old="id: hostile-practice", new="id: hostile-\u200bpractice"),
-                      "id: 'hostile-<U+200B>practice' is not a valid id (lower-case letters, digits and single hyphens, at most 80 characters; it contains U+200B ZERO WIDTH SPACE)"),
-    "RTL override id": (practice(old="id: hostile-practice", new="id: hostile-\u202eecitcarp"),
-                        "'hostile-<U+202E>ecitcarp' is not a valid id"),
-    "very long id": (practice(old="id: hostile-practice", new="id: " + "a" * 5000),
-                     "id: '" + "a" * 120 + "…' is not a valid id"),
-    "second front matter": (practice(body="").replace(b"---\n\n## What", b"---\n---\nid: other\n---\n## What"),
-                            "a second front-matter block follows the first"),
+    "attribute injection": (
+        practice(old=URL, new=f"'{URL}\" onmouseover=\"alert(1)'"),
+        "is not a web address (http:// or https:// with a host, no spaces)",
+    ),
+    "path traversal id": (
+        practice(old="id: hostile-practice", new="id: ../../../etc/passwd"),
+        "id: '../../../etc/passwd' is not a valid id",
+    ),
+    "homoglyph id": (
+        practice(old="id: hostile-practice", new="id: hostile-pr\u0430ctice"),
+        "it contains U+0430 CYRILLIC SMALL LETTER A",
+    ),
+    "zero-width id": (
+        practice(old="id: hostile-practice", new="id: hostile-\u200bpractice"),
+        "id: 'hostile-<U+200B>practice' is not a valid id (lower-case letters, digits and single hyphens, at most 80 characters; it contains U+200B ZERO WIDTH SPACE)",
+    ),
+    "RTL override id": (
+        practice(old="id: hostile-practice", new="id: hostile-\u202eecitcarp"),
+        "'hostile-<U+202E>ecitcarp' is not a valid id",
+    ),
+    "very long id": (
+        practice(old="id: hostile-practice", new="id: " + "a" * 5000),
+        "id: '" + "a" * 120 + "…' is not a valid id",
+    ),
+    "second front matter": (
+        practice(body="").replace(b"---\n\n## What", b"---\n---\nid: other\n---\n## What"),
+        "a second front-matter block follows the first",
+    ),
 }
 
 
 def snapshot(*folders: Path) -> dict[str, bytes]:
     """Every file under the folders, byte for byte (the build lock file aside: it is empty)."""
-    return {str(p): p.read_bytes() for folder in folders for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
+    return {
+        str(p): p.read_bytes()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def invoke(*args: str):
@@ -84,6 +159,7 @@ def invoke(*args: str):
 
 
 # -- through the command line --------------------------------------------------------------
+
 
 @pytest.fixture
 def indexed(env, knowledge, data_dir, built_index):
@@ -107,7 +183,9 @@ def test_check_and_index_refuse_a_hostile_file_and_write_nothing(indexed, case):
     index = invoke("index")
     assert index.exit_code == 1 and message in index.output
     problems = index.output.count(f"{path}: ")
-    assert index.output.endswith(f"Error: index not changed: fix the {problems} problem(s) above, then run `peerbot index` again\n")
+    assert index.output.endswith(
+        f"Error: index not changed: fix the {problems} problem(s) above, then run `peerbot index` again\n"
+    )
     if case == "billion laughs":  # (once is enough:) the previous index still answers
         ask = invoke("ask", "free transport red cross")
         assert ask.exit_code == 0 and "Free transport for older people by Red Cross volunteers" in ask.output
@@ -133,7 +211,10 @@ def test_odd_file_names_are_named_visibly(indexed, case):
     check = invoke("check")
     assert check.exit_code == 1
     [line] = [line for line in check.output.splitlines() if "does not match the file name" in line]
-    assert "id: 'hostile-practice' does not match the file name (rename the file to hostile-practice.md or set id: " in line
+    assert (
+        "id: 'hostile-practice' does not match the file name (rename the file to hostile-practice.md or set id: "
+        in line
+    )
     assert "\u202e" not in line and "\u200b" not in line  # spelled out as <U+202E>, <U+200B>
     if case in ("RTL override", "zero-width space", "homoglyph"):
         assert "; it contains U+" in line
@@ -143,10 +224,13 @@ def test_odd_file_names_are_named_visibly(indexed, case):
 
 # -- through a Telegram upload -------------------------------------------------------------
 
+
 @pytest.fixture
 async def bot(emulator, knowledge, data_dir, engine):
     """The bot, with a rate limit high enough for one coordinator to send every case."""
-    running = await start_bot(emulator, make_settings(emulator, knowledge, data_dir, rate_limit_per_minute=1000), engine)
+    running = await start_bot(
+        emulator, make_settings(emulator, knowledge, data_dir, rate_limit_per_minute=1000), engine
+    )
     yield running
     await running.stop()
     running.database.close()
@@ -170,9 +254,21 @@ async def test_hostile_uploads_are_refused_with_the_problem_and_nothing_is_writt
 
 
 UNSAFE_NAMES = [
-    "../../etc/passwd.md", "..%2F..%2Fx.md", "practices/../../x.md", "/etc/cron.d/x.md", "..\\..\\x.md", ".hidden.md",
-    "\u202edm.exe.md", "hostile\u200bpractice.md", "hostile-pr\u0430ctice.md", "a" * 300 + ".md", "Hostile.md",
-    "x.md\u0000.png.md", "con.md.md", "-leading-hyphen.md", "double--hyphen.md",
+    "../../etc/passwd.md",
+    "..%2F..%2Fx.md",
+    "practices/../../x.md",
+    "/etc/cron.d/x.md",
+    "..\\..\\x.md",
+    ".hidden.md",
+    "\u202edm.exe.md",
+    "hostile\u200bpractice.md",
+    "hostile-pr\u0430ctice.md",
+    "a" * 300 + ".md",
+    "Hostile.md",
+    "x.md\u0000.png.md",
+    "con.md.md",
+    "-leading-hyphen.md",
+    "double--hyphen.md",
 ]
 
 
@@ -193,7 +289,7 @@ async def test_unsafe_upload_names_are_refused_before_download_and_shown_visibly
 
 SCRIPT = "<script>alert(1)</script>"
 GAP = "<b>How</b> do I register a <i>tractor</i> &amp; a boat?"  # no practice answers it
-MARKUP_TITLE = f"{SCRIPT} & <b>Honey</b> <a href=\"javascript:alert(2)\">bees</a>"
+MARKUP_TITLE = f'{SCRIPT} & <b>Honey</b> <a href="javascript:alert(2)">bees</a>'
 MARKUP = (
     VALID.replace("id: hostile-practice", "id: markup-honey-bees")
     .replace("  en: Free transport for older people by Red Cross volunteers", f"  en: '{MARKUP_TITLE}'")
@@ -229,8 +325,15 @@ async def test_markup_in_a_practice_is_shown_literally_in_every_reply(bot, knowl
     await bot.settle()
     full = bot.messages(OFFICIAL)[before:]
     text = "\n".join(m.text for m in full)
-    for literal in (MARKUP_TITLE, f"What <b>was</b> done {SCRIPT}", "The <pre>Red Cross</pre> & <tg-spoiler>association</tg-spoiler>",
-                    f"{SCRIPT} outcome", f"{SCRIPT} source", "<b>pub</b>", "<u>Tolmin</u> &lt;"):
+    for literal in (
+        MARKUP_TITLE,
+        f"What <b>was</b> done {SCRIPT}",
+        "The <pre>Red Cross</pre> & <tg-spoiler>association</tg-spoiler>",
+        f"{SCRIPT} outcome",
+        f"{SCRIPT} source",
+        "<b>pub</b>",
+        "<u>Tolmin</u> &lt;",
+    ):
         assert literal in text, literal
     for message in full:
         only_safe_markup(message)
@@ -252,7 +355,9 @@ def test_explicit_tags_on_malformed_values_are_problems_not_crashes():
     from index.knowledge import parse_practice
     from index.taxonomy import Taxonomy
 
-    practice, problems = parse_practice(b"---\nid: x\n0: !!timestamp\n---\nbody\n", Path("practices/x.md"), Taxonomy.contract_default())
+    practice, problems = parse_practice(
+        b"---\nid: x\n0: !!timestamp\n---\nbody\n", Path("practices/x.md"), Taxonomy.contract_default()
+    )
     assert practice is None
     assert [str(p) for p in problems] == [
         "practices/x.md: front matter: YAML value at line 3 cannot be read ('NoneType' object has no attribute 'groupdict'; quote it to keep it as text)"

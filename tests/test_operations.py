@@ -78,5 +78,8 @@ def test_a_read_only_index_is_served_as_it_is(env, monkeypatch):
     monkeypatch.setattr(index.engine, "build_index", read_only)
     result = CliRunner().invoke(main, ["ask", "rent exemption for business premises", "--json"])
     assert result.exit_code == 0, result.output
-    assert "warning: cannot update the index" in result.output and "Permission denied); serving it as it is." in result.output
+    assert (
+        "warning: cannot update the index" in result.output
+        and "Permission denied); serving it as it is." in result.output
+    )
     assert '"id": "hrastnik-rent-relief-for-business-premises"' in result.output

@@ -28,12 +28,15 @@ from tests.conftest import FIXTURE_KNOWLEDGE
 from tests.tg_emulator import TelegramEmulator, parse_html
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
-HEAVY = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))  # long texts through the HTML parser
+HEAVY = settings(
+    max_examples=40, deadline=None, suppress_health_check=list(HealthCheck)
+)  # long texts through the HTML parser
 TAXONOMY = load_taxonomy(FIXTURE_KNOWLEDGE / "taxonomy.yaml")[0]
 VALID = (FIXTURE_KNOWLEDGE / "practices" / "tolmin-red-cross-free-transport.md").read_text()
 
 
 # -- the loader: parse_practice never raises; a practice or problems, never both -------------
+
 
 def check_parse(data: bytes, name: str = "tolmin-red-cross-free-transport.md", taxonomy: Taxonomy = TAXONOMY) -> None:
     practice, problems = parse_practice(data, Path("practices") / name, taxonomy)
@@ -47,12 +50,21 @@ def check_parse(data: bytes, name: str = "tolmin-red-cross-free-transport.md", t
 
 FIELDS = sorted(FrontMatter.model_fields) + ["url", "title", "en", "ar", "sl", "<<"]
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=40), st.dates(), st.datetimes(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=40),
+    st.dates(),
+    st.datetimes(),
     st.sampled_from(["en", "https://example.si/x", "javascript:alert(1)", "2020-13", "volunteering", "", "*a", "&a"]),
 )
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=6)), inner, max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=6)), inner, max_size=5),
+    ),
     max_leaves=25,
 )
 
@@ -65,11 +77,26 @@ def test_loader_on_any_front_matter(meta, body):
 
 MUTATIONS = st.one_of(
     st.text(max_size=60),
-    st.sampled_from([
-        "date: 2020-02-30", "  - url: javascript:x", "period: 99999999999999999999999999999999999999", "id: Tolmin",
-        "x: *a", "- &a x", "title: !!binary AAAA", "topics: {a: b}", "sources: []", "---", "...", "  en: \ufeff",
-        "summary: !!timestamp 2020-01-01T25:00:00Z", "level: 0x" + "f" * 60, "  ar: \u202e\u200b", "? [a, b]\n: c",
-    ]),
+    st.sampled_from(
+        [
+            "date: 2020-02-30",
+            "  - url: javascript:x",
+            "period: 99999999999999999999999999999999999999",
+            "id: Tolmin",
+            "x: *a",
+            "- &a x",
+            "title: !!binary AAAA",
+            "topics: {a: b}",
+            "sources: []",
+            "---",
+            "...",
+            "  en: \ufeff",
+            "summary: !!timestamp 2020-01-01T25:00:00Z",
+            "level: 0x" + "f" * 60,
+            "  ar: \u202e\u200b",
+            "? [a, b]\n: c",
+        ]
+    ),
 )
 
 
@@ -83,7 +110,10 @@ def test_loader_on_a_damaged_valid_file(edits):
 
 
 @FAST
-@given(st.binary(max_size=400), st.sampled_from(["a.md", "tolmin-red-cross-free-transport.md", "\u202ex.md", "x" * 90 + ".md"]))
+@given(
+    st.binary(max_size=400),
+    st.sampled_from(["a.md", "tolmin-red-cross-free-transport.md", "\u202ex.md", "x" * 90 + ".md"]),
+)
 def test_loader_on_any_bytes(data, name):
     check_parse(data, name)
     check_parse(b"---\n" + data + b"\n---\nbody\n", name)
@@ -91,7 +121,10 @@ def test_loader_on_any_bytes(data, name):
 
 def test_loader_accepts_the_valid_file_and_without_a_taxonomy_too():
     check_parse(VALID.encode())
-    assert parse_practice(VALID.encode(), Path("tolmin-red-cross-free-transport.md"), Taxonomy.contract_default())[0] is not None
+    assert (
+        parse_practice(VALID.encode(), Path("tolmin-red-cross-free-transport.md"), Taxonomy.contract_default())[0]
+        is not None
+    )
 
 
 # -- the reply formatter: any text -> valid Telegram HTML, each message under the limit --------
@@ -115,16 +148,31 @@ def assert_messages_are_valid(messages: list[str], original: str) -> None:
 
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=300)
-LONG_TEXT = st.one_of(TEXT, st.builds(lambda t, n: t * n, st.text(st.characters(codec="utf-8"), min_size=1, max_size=8), st.integers(1, 900)))
-URLS = st.builds(lambda path: "https://example.si/" + path, st.text(st.characters(codec="utf-8", exclude_characters=" \n\t\r"), max_size=80))
+LONG_TEXT = st.one_of(
+    TEXT,
+    st.builds(lambda t, n: t * n, st.text(st.characters(codec="utf-8"), min_size=1, max_size=8), st.integers(1, 900)),
+)
+URLS = st.builds(
+    lambda path: "https://example.si/" + path,
+    st.text(st.characters(codec="utf-8", exclude_characters=" \n\t\r"), max_size=80),
+)
 
 
 @HEAVY
-@given(st.lists(st.tuples(LONG_TEXT, LONG_TEXT, LONG_TEXT, st.lists(st.tuples(LONG_TEXT, URLS), min_size=1, max_size=3)), min_size=1, max_size=4),
-       st.sampled_from(LANGUAGES))
+@given(
+    st.lists(
+        st.tuples(LONG_TEXT, LONG_TEXT, LONG_TEXT, st.lists(st.tuples(LONG_TEXT, URLS), min_size=1, max_size=3)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(LANGUAGES),
+)
 def test_cards_of_any_text_are_valid_html_under_the_limit(items, language):
     texts = Texts(language)
-    cards = [Card(i + 1, f"p{i}", title, municipality, summary, tuple(sources)) for i, (title, municipality, summary, sources) in enumerate(items)]
+    cards = [
+        Card(i + 1, f"p{i}", title, municipality, summary, tuple(sources))
+        for i, (title, municipality, summary, sources) in enumerate(items)
+    ]
     blocks = [html.escape(texts("results_intro")), *(card_html(card, language, texts) for card in cards)]
     messages = split_messages(blocks)
     assert_messages_are_valid(messages, visible_text(blocks))
@@ -132,12 +180,34 @@ def test_cards_of_any_text_are_valid_html_under_the_limit(items, language):
 
 PRACTICE = st.builds(
     lambda title, summary, municipality, sections, outcomes, actors, sources: PracticeRecord(
-        "p", {"title": {"en": title, "ar": title}, "summary": {"en": summary}, "municipality": municipality, "topics": ["volunteering"],
-              "target_groups": [], "actors": actors, "outcomes": outcomes, "sources": sources, "language": "sl",
-              "period": "2020", "transferability": {"en": summary}},
-        sections, "practices/p.md"),
-    TEXT, TEXT, TEXT, st.lists(st.tuples(TEXT, LONG_TEXT), max_size=3), st.lists(TEXT, max_size=3), st.lists(TEXT, max_size=3),
-    st.lists(st.fixed_dictionaries({"url": URLS, "title": LONG_TEXT}, optional={"publisher": TEXT, "date": st.just("2020")}), min_size=1, max_size=3),
+        "p",
+        {
+            "title": {"en": title, "ar": title},
+            "summary": {"en": summary},
+            "municipality": municipality,
+            "topics": ["volunteering"],
+            "target_groups": [],
+            "actors": actors,
+            "outcomes": outcomes,
+            "sources": sources,
+            "language": "sl",
+            "period": "2020",
+            "transferability": {"en": summary},
+        },
+        sections,
+        "practices/p.md",
+    ),
+    TEXT,
+    TEXT,
+    TEXT,
+    st.lists(st.tuples(TEXT, LONG_TEXT), max_size=3),
+    st.lists(TEXT, max_size=3),
+    st.lists(TEXT, max_size=3),
+    st.lists(
+        st.fixed_dictionaries({"url": URLS, "title": LONG_TEXT}, optional={"publisher": TEXT, "date": st.just("2020")}),
+        min_size=1,
+        max_size=3,
+    ),
 )
 
 
@@ -153,8 +223,12 @@ def test_a_full_practice_of_any_text_is_valid_html_under_the_limit(practice, lan
 @given(TEXT, st.integers(0, 10**6), st.sampled_from(LANGUAGES))
 def test_catalogue_texts_with_any_value_are_valid_html(question, count, language):
     ui = UI(language)
-    for block in (ui.html("gaps_line", count=count, question=question, languages="en", last="2026-01-01"),
-                  ui.html("upload_unsafe_name", name=question), ui.html("welcome", name=question), f"<b>{ui.line(question)}</b>"):
+    for block in (
+        ui.html("gaps_line", count=count, question=question, languages="en", last="2026-01-01"),
+        ui.html("upload_unsafe_name", name=question),
+        ui.html("welcome", name=question),
+        f"<b>{ui.line(question)}</b>",
+    ):
         messages = split_messages([block])
         if visible_text([block]).strip():
             assert_messages_are_valid(messages, visible_text([block]))
@@ -165,8 +239,13 @@ def test_catalogue_texts_with_any_value_are_valid_html(question, count, language
 TAGGED = st.recursive(
     st.builds(html.escape, LONG_TEXT),
     lambda inner: st.one_of(
-        st.builds(lambda t: f"<b>{t}</b>", inner), st.builds(lambda t: f"<i>{t}</i>", inner),
-        st.builds(lambda u, t: f'<a href="{html.escape(u, quote=True)}">{t}</a>', st.one_of(URLS, st.just("https://x.si/" + "y" * 1500)), inner),
+        st.builds(lambda t: f"<b>{t}</b>", inner),
+        st.builds(lambda t: f"<i>{t}</i>", inner),
+        st.builds(
+            lambda u, t: f'<a href="{html.escape(u, quote=True)}">{t}</a>',
+            st.one_of(URLS, st.just("https://x.si/" + "y" * 1500)),
+            inner,
+        ),
         st.builds(lambda a, b: a + "\n" + b, inner, inner),
     ),
     max_leaves=6,
@@ -196,11 +275,14 @@ def test_what_the_splitter_used_to_get_wrong():
 
 # -- the same through the bot's own send path, against the emulator --------------------------
 
+
 @pytest.fixture(scope="module")
 def sender():
     with TelegramEmulator(token="42:AAsend-path-property-test-token-xyz") as emulator:
         loop = asyncio.new_event_loop()
-        bot = telegram.Bot(emulator.token, base_url=f"{emulator.base_url}/bot", base_file_url=f"{emulator.base_url}/file/bot")
+        bot = telegram.Bot(
+            emulator.token, base_url=f"{emulator.base_url}/bot", base_file_url=f"{emulator.base_url}/file/bot"
+        )
         loop.run_until_complete(bot.initialize())
         yield emulator, loop, SimpleNamespace(bot=bot)
         loop.run_until_complete(bot.shutdown())
@@ -248,10 +330,18 @@ LANG = st.sampled_from(["en", "ar", "sl", "xx"])
 KEY = st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True)
 DIGEST = st.builds(cb.digest, st.text(max_size=90))
 ARGS = {
-    cb.MORE: st.tuples(NUMBER, NUMBER), cb.FULL: st.tuples(DIGEST, LANG), cb.SOURCES: st.tuples(DIGEST, LANG),
-    cb.FEEDBACK: st.tuples(NUMBER, st.sampled_from("ud")), cb.TOPICS: st.tuples(LANG), cb.TOPIC: st.tuples(KEY, NUMBER, LANG),
-    cb.LANGUAGE: st.tuples(LANG), cb.REQUEST_ACCESS: st.tuples(LANG), cb.APPROVE: st.tuples(NUMBER), cb.DENY: st.tuples(NUMBER),
-    cb.PUBLISH: st.tuples(NUMBER), cb.CANCEL: st.tuples(NUMBER),
+    cb.MORE: st.tuples(NUMBER, NUMBER),
+    cb.FULL: st.tuples(DIGEST, LANG),
+    cb.SOURCES: st.tuples(DIGEST, LANG),
+    cb.FEEDBACK: st.tuples(NUMBER, st.sampled_from("ud")),
+    cb.TOPICS: st.tuples(LANG),
+    cb.TOPIC: st.tuples(KEY, NUMBER, LANG),
+    cb.LANGUAGE: st.tuples(LANG),
+    cb.REQUEST_ACCESS: st.tuples(LANG),
+    cb.APPROVE: st.tuples(NUMBER),
+    cb.DENY: st.tuples(NUMBER),
+    cb.PUBLISH: st.tuples(NUMBER),
+    cb.CANCEL: st.tuples(NUMBER),
     **({cb.NARROW: st.tuples(NUMBER), cb.NARROW_TOPIC: st.tuples(NUMBER, KEY)} if hasattr(cb, "NARROW") else {}),
 }
 
@@ -274,9 +364,33 @@ def test_what_encode_makes_parse_gives_back(case):
     assert len(data.encode()) <= cb.MAX_BYTES
 
 
-@pytest.mark.parametrize("data", [
-    "m:01:3", "m:1:3 ", " m:1:3", "M:1:3", "m:1:3\n", "m:١:3", "m:1:-3", "m:1", "m:1:3:", "fb:1:U", "p:ABCDEF012345:en",
-    "t:-x:0:en", "t:x--y:0:en", "t:x:0:EN", "l:e", "ap:" + "9" * 13, "pub:1.0", "cx:+1", "ra:", "tl:en:", ":", "", "x" * 65,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "m:01:3",
+        "m:1:3 ",
+        " m:1:3",
+        "M:1:3",
+        "m:1:3\n",
+        "m:١:3",
+        "m:1:-3",
+        "m:1",
+        "m:1:3:",
+        "fb:1:U",
+        "p:ABCDEF012345:en",
+        "t:-x:0:en",
+        "t:x--y:0:en",
+        "t:x:0:EN",
+        "l:e",
+        "ap:" + "9" * 13,
+        "pub:1.0",
+        "cx:+1",
+        "ra:",
+        "tl:en:",
+        ":",
+        "",
+        "x" * 65,
+    ],
+)
 def test_near_misses_are_rejected(data):
     assert cb.parse(data) is None

@@ -93,8 +93,18 @@ def test_passages_cover_each_language_and_section(knowledge: Path):
     kb = load_knowledge(knowledge)
     practice = next(p for p in kb.practices if p.id == "kocevje-cash-free-food-packages")
     passages = practice_passages(practice)
-    assert {(p.kind, p.language) for p in passages} >= {("summary", "en"), ("summary", "ar"), ("summary", "sl"), ("section", "en")}
-    assert [p.heading for p in passages if p.kind == "section"] == ["Context", "What was done", "Lessons for Basra", "Outcomes"]
+    assert {(p.kind, p.language) for p in passages} >= {
+        ("summary", "en"),
+        ("summary", "ar"),
+        ("summary", "sl"),
+        ("section", "en"),
+    }
+    assert [p.heading for p in passages if p.kind == "section"] == [
+        "Context",
+        "What was done",
+        "Lessons for Basra",
+        "Outcomes",
+    ]
     assert all(p.text.startswith("Cash-free food packages") for p in passages if p.kind == "section")
 
 
@@ -133,7 +143,10 @@ def test_lexical_normalisation_folds_diacritics_and_arabic_forms():
         ("Kako so v Črni na Koroškem ravnali z maskami?", {"Črna na Koroškem"}),
         ("Crna na Koroskem", {"Črna na Koroškem"}),
         ("Compare Koper and Kranj", {"Koper", "Kranj"}),
-        ("Mirno so sedeli doma", set()),  # a common word, not the place Mirna: not capitalised mid-sentence, not the whole name
+        (
+            "Mirno so sedeli doma",
+            set(),
+        ),  # a common word, not the place Mirna: not capitalised mid-sentence, not the whole name
         ("How did towns help older people?", set()),
         ("ماذا فعلت Hrastnik للشركات؟", {"Hrastnik"}),
     ],

@@ -24,7 +24,17 @@ from index import store
 from index.engine import Engine
 from index.search import RankingConfig
 from tests.bot_harness import (  # noqa: F401 - fixtures
-    ADMIN, OFFICIAL, RANKING, STRANGER, TOKEN, built_index, emulator, engine, make_settings, settings, start_bot,
+    ADMIN,
+    OFFICIAL,
+    RANKING,
+    STRANGER,
+    TOKEN,
+    built_index,
+    emulator,
+    engine,
+    make_settings,
+    settings,
+    start_bot,
 )
 from tests.fake_embedder import HashEmbedder
 from tests.tg_emulator import TelegramEmulator
@@ -41,20 +51,37 @@ def invoke(*args: str):
 
 # -- the token ---------------------------------------------------------------------------------
 
+
 def test_a_rejected_token_stops_the_bot_without_printing_it(knowledge, data_dir, tmp_path, built_index):
     """PTB puts the token into InvalidToken's message; `peerbot run` reports it redacted."""
     shutil.copytree(built_index, data_dir / "index")
     wrong = "987654321:AAwrong-token-SECRET-part-0123456789"
     with TelegramEmulator(token=TOKEN) as emulator:  # knows another token: answers 401
-        env = {**os.environ, "PYTHONPATH": str(REPO), "PEERBOT_KNOWLEDGE_DIR": str(knowledge), "PEERBOT_DATA_DIR": str(data_dir),
-               "PEERBOT_EMBEDDING_MODEL": "test-hash:64", "TELEGRAM_BOT_TOKEN": wrong, "TELEGRAM_API_BASE": emulator.base_url,
-               "PEERBOT_LOG_LEVEL": "DEBUG"}
-        done = subprocess.run([sys.executable, "-c", "import tests.fake_embedder; from bot.cli import main; main(['run'])"],
-                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PEERBOT_KNOWLEDGE_DIR": str(knowledge),
+            "PEERBOT_DATA_DIR": str(data_dir),
+            "PEERBOT_EMBEDDING_MODEL": "test-hash:64",
+            "TELEGRAM_BOT_TOKEN": wrong,
+            "TELEGRAM_API_BASE": emulator.base_url,
+            "PEERBOT_LOG_LEVEL": "DEBUG",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", "import tests.fake_embedder; from bot.cli import main; main(['run'])"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-2000:]
     assert wrong not in output and wrong.split(":")[1] not in output
-    assert "CRITICAL bot.telegram_app: Telegram rejected TELEGRAM_BOT_TOKEN (The token `[REDACTED-TOKEN]` was rejected" in output
+    assert (
+        "CRITICAL bot.telegram_app: Telegram rejected TELEGRAM_BOT_TOKEN (The token `[REDACTED-TOKEN]` was rejected"
+        in output
+    )
     assert "Traceback" not in output.split("CRITICAL bot.telegram_app")[-1]  # nothing raw after the report
 
 
@@ -97,6 +124,7 @@ def test_the_token_is_redacted_from_every_shape_of_record(caplog):
 
 # -- purge -------------------------------------------------------------------------------------
 
+
 def age(data_dir: Path, question_id: int, days: int) -> None:
     """Make a logged question (and its feedback) look ``days`` old."""
     stamp = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
@@ -110,7 +138,9 @@ def test_purge_deletes_old_questions_and_feedback_and_their_bytes(env, data_dir)
     db.request_access(STRANGER, "Zaid", None, "ar")
     db.decide(STRANGER, "approved", ADMIN)
     db.set_language(STRANGER, "ar")
-    for i, text in enumerate(["old secret question about rent", "recent question about food", "old question about transport"]):
+    for i, text in enumerate(
+        ["old secret question about rent", "recent question about food", "old question about transport"]
+    ):
         qid = db.log_question(STRANGER, STRANGER, text, "en", "en", ["x"], [0.5], False, 10.0)
         db.add_feedback(qid, STRANGER, 1 if i else -1)
     db.close()
@@ -125,8 +155,11 @@ def test_purge_deletes_old_questions_and_feedback_and_their_bytes(env, data_dir)
     assert running.question(1) is None and running.question(2).question == "recent question about food"
     running.close()
     assert result.exit_code == 0
-    assert re.fullmatch(r"Deleted 2 question\(s\) and 2 feedback row\(s\) older than 30 day\(s\) "
-                        r"\(before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\)\.\n", result.output), result.output
+    assert re.fullmatch(
+        r"Deleted 2 question\(s\) and 2 feedback row\(s\) older than 30 day\(s\) "
+        r"\(before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\)\.\n",
+        result.output,
+    ), result.output
     db = BotDatabase.in_data_dir(data_dir)
     try:
         assert [q["question"] for q in db._all("select question from questions")] == ["recent question about food"]  # noqa: SLF001
@@ -138,14 +171,20 @@ def test_purge_deletes_old_questions_and_feedback_and_their_bytes(env, data_dir)
 
 
 def test_purge_refuses_nonsense(env, data_dir):
-    assert invoke("purge", "--older-than", "30").output == f"Error: no bot database at {data_dir / 'peerbot.db'}: nothing to purge\n"
+    assert (
+        invoke("purge", "--older-than", "30").output
+        == f"Error: no bot database at {data_dir / 'peerbot.db'}: nothing to purge\n"
+    )
     assert invoke("purge", "--older-than", "-1").exit_code == 2
     assert invoke("purge").exit_code == 2  # --older-than is required: nothing is deleted by default
 
 
 # -- backup and restore --------------------------------------------------------------------------
 
-async def test_backup_then_restore_answers_and_keeps_users_and_decisions(emulator, settings, engine, knowledge, data_dir, tmp_path, env):
+
+async def test_backup_then_restore_answers_and_keeps_users_and_decisions(
+    emulator, settings, engine, knowledge, data_dir, tmp_path, env
+):
     running = await start_bot(emulator, settings, engine)
     try:
         [refusal] = await running.say(STRANGER, QUESTION)
@@ -174,10 +213,16 @@ async def test_backup_then_restore_answers_and_keeps_users_and_decisions(emulato
         f"Restore with: peerbot restore {dest}\n"
     )
     assert sorted(p.name for p in dest.iterdir()) == ["index", "knowledge", "peerbot-backup.json", "peerbot.db"]
-    assert invoke("backup", str(dest)).output == f"Error: {dest} is not empty; a backup never overwrites anything (give a new or empty folder)\n"
+    assert (
+        invoke("backup", str(dest)).output
+        == f"Error: {dest} is not empty; a backup never overwrites anything (give a new or empty folder)\n"
+    )
 
     new_data, new_knowledge = tmp_path / "new-data", tmp_path / "new-knowledge"
-    os.environ["PEERBOT_DATA_DIR"], os.environ["PEERBOT_KNOWLEDGE_DIR"] = str(new_data), str(new_knowledge)  # monkeypatched by `env`
+    os.environ["PEERBOT_DATA_DIR"], os.environ["PEERBOT_KNOWLEDGE_DIR"] = (
+        str(new_data),
+        str(new_knowledge),
+    )  # monkeypatched by `env`
     result = invoke("restore", str(dest))
     assert result.exit_code == 0, result.output
     assert result.output == (
@@ -216,7 +261,9 @@ def test_a_damaged_or_foreign_backup_is_refused(env, data_dir, knowledge, tmp_pa
     (dest / "knowledge" / "taxonomy.yaml").write_text("topics: {}\n")
     os.environ["PEERBOT_DATA_DIR"], os.environ["PEERBOT_KNOWLEDGE_DIR"] = str(tmp_path / "d2"), str(tmp_path / "k2")
     assert invoke("restore", str(dest)).output == (
-        f"Error: the backup in {dest} is damaged: knowledge/taxonomy.yaml differ from its manifest\n")
+        f"Error: the backup in {dest} is damaged: knowledge/taxonomy.yaml differ from its manifest\n"
+    )
     assert invoke("restore", str(knowledge)).output == (
-        f"Error: {knowledge} is not a peerbot backup (no peerbot-backup.json; make one with `peerbot backup DEST`)\n")
+        f"Error: {knowledge} is not a peerbot backup (no peerbot-backup.json; make one with `peerbot backup DEST`)\n"
+    )
     assert not (tmp_path / "d2").exists() and not (tmp_path / "k2").exists()  # nothing was written

@@ -15,7 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
-    BadRequest, Conflict, EndPointNotFound, Forbidden, InvalidToken, NetworkError, RetryAfter,
+    BadRequest,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
     TimedOut,
 )
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -23,13 +29,13 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from tests.tg_emulator import HtmlParseError, parse_html, tg_emulator  # noqa: F401  (fixture)
 
 USER = 42
-KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="yes"),
-                                  InlineKeyboardButton("No", callback_data="no")]])
+KEYBOARD = InlineKeyboardMarkup(
+    [[InlineKeyboardButton("Yes", callback_data="yes"), InlineKeyboardButton("No", callback_data="no")]]
+)
 
 
 async def start(update, context):
-    await update.message.reply_text(f"Hello, {update.effective_user.first_name}!",
-                                    reply_markup=KEYBOARD)
+    await update.message.reply_text(f"Hello, {update.effective_user.first_name}!", reply_markup=KEYBOARD)
 
 
 async def echo(update, context):
@@ -46,14 +52,20 @@ async def reverse_document(update, context):
     document = update.message.document
     data = bytes(await (await document.get_file()).download_as_bytearray())
     await update.message.reply_document(
-        data[::-1], filename=f"reversed-{document.file_name}",
-        caption=f"Prejel sem {len(data)} bajtov — vračam obrnjeno")
+        data[::-1],
+        filename=f"reversed-{document.file_name}",
+        caption=f"Prejel sem {len(data)} bajtov — vračam obrnjeno",
+    )
 
 
 def build_app(emulator):
-    app = (Application.builder().token(emulator.token)
-           .base_url(f"{emulator.base_url}/bot")
-           .base_file_url(f"{emulator.base_url}/file/bot").build())
+    app = (
+        Application.builder()
+        .token(emulator.token)
+        .base_url(f"{emulator.base_url}/bot")
+        .base_file_url(f"{emulator.base_url}/file/bot")
+        .build()
+    )
     app.add_handler(CommandHandler("start", start))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
     app.add_handler(CallbackQueryHandler(choose))
@@ -62,8 +74,9 @@ def build_app(emulator):
 
 
 def make_bot(emulator, token=None):
-    return telegram.Bot(token or emulator.token, base_url=f"{emulator.base_url}/bot",
-                        base_file_url=f"{emulator.base_url}/file/bot")
+    return telegram.Bot(
+        token or emulator.token, base_url=f"{emulator.base_url}/bot", base_file_url=f"{emulator.base_url}/file/bot"
+    )
 
 
 @pytest.fixture
@@ -86,12 +99,12 @@ async def bot(tg_emulator):
 
 # --- a PTB Application end to end
 
+
 async def test_command_is_answered_with_greeting_and_keyboard(tg_emulator, polling_app):
     tg_emulator.send_text(USER, "/start", first_name="Alma")
     [reply] = await tg_emulator.wait_for_messages_async(USER)
     assert reply.text == "Hello, Alma!"
-    assert [[b.callback_data for b in row] for row in reply.reply_markup.inline_keyboard] == [
-        ["yes", "no"]]
+    assert [[b.callback_data for b in row] for row in reply.reply_markup.inline_keyboard] == [["yes", "no"]]
     sent = tg_emulator.calls_of("sendMessage")[-1]
     assert sent["chat_id"] == USER
     assert sent["reply_markup"]["inline_keyboard"][0][0] == {"text": "Yes", "callback_data": "yes"}
@@ -105,12 +118,15 @@ async def test_command_addressed_to_the_bot_in_a_group(tg_emulator, polling_app)
 
 
 async def test_text_is_echoed_raw(tg_emulator, polling_app):
-    for text in ("123", "true", "<b>not markup</b> & {\"json\": 1}", "hello /start"):
+    for text in ("123", "true", '<b>not markup</b> & {"json": 1}', "hello /start"):
         tg_emulator.send_text(USER, text)
     replies = await tg_emulator.wait_for_messages_async(USER, 4)
     assert [m.text for m in replies] == [
-        "echo: 123", "echo: true", "echo: <b>not markup</b> & {\"json\": 1}",
-        "echo: hello /start"]
+        "echo: 123",
+        "echo: true",
+        'echo: <b>not markup</b> & {"json": 1}',
+        "echo: hello /start",
+    ]
 
 
 async def test_strings_travel_raw_and_other_fields_as_json(tg_emulator, bot):
@@ -129,7 +145,8 @@ async def test_button_press_is_answered_and_edits_the_message(tg_emulator, polli
     [answer] = await tg_emulator.wait_for_callback_answers_async(1)
     assert answer["text"] == "got yes"
     await tg_emulator.wait_until_async(
-        lambda: tg_emulator.sent_messages(USER)[0].text == "You chose yes", what="the edit")
+        lambda: tg_emulator.sent_messages(USER)[0].text == "You chose yes", what="the edit"
+    )
     [edited] = tg_emulator.sent_messages(USER)
     assert edited.reply_markup is None  # an edit without reply_markup drops the keyboard
     assert edited.edit_date is not None
@@ -143,8 +160,7 @@ async def test_document_upload_and_download_round_trip_bytes(tg_emulator, pollin
     content = bytes(range(256)) * 10
     tg_emulator.send_document(USER, "notes.txt", content, mime_type="text/plain")
     [sent] = await tg_emulator.wait_for_files_async(USER)
-    assert (sent.kind, sent.file_name, sent.mime_type) == (
-        "document", "reversed-notes.txt", "text/plain")
+    assert (sent.kind, sent.file_name, sent.mime_type) == ("document", "reversed-notes.txt", "text/plain")
     # A non-ASCII caption proves multipart text parts arrive as UTF-8 strings.
     assert sent.caption == "Prejel sem 2560 bajtov — vračam obrnjeno"
     assert sent.content == content[::-1]
@@ -162,14 +178,14 @@ async def test_webhook_mode_with_ptb_webhook_server(tg_emulator):
     app = build_app(tg_emulator)
     async with app:
         await app.start()
-        await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook",
-                                        webhook_url=url, secret_token="s3cret")
+        await app.updater.start_webhook(
+            listen="127.0.0.1", port=port, url_path="hook", webhook_url=url, secret_token="s3cret"
+        )
         try:
             assert tg_emulator.webhook == {"url": url, "secret_token": "s3cret"}
             with pytest.raises(Conflict, match="webhook is active"):
                 await app.bot.get_updates()
-            status = await tg_emulator.deliver_via_webhook_async(
-                tg_emulator.send_text(USER, "via hook"))
+            status = await tg_emulator.deliver_via_webhook_async(tg_emulator.send_text(USER, "via hook"))
             assert status == 200
             [reply] = await tg_emulator.wait_for_messages_async(USER)
             assert reply.text == "echo: via hook"
@@ -199,8 +215,7 @@ app.run_polling(poll_interval=0.0, timeout=1)
 def test_bot_in_a_separate_process(tg_emulator, tmp_path):
     script = tmp_path / "echo_bot.py"
     script.write_text(BOT_SCRIPT)
-    env = {**os.environ, "TELEGRAM_API_BASE": tg_emulator.base_url,
-           "TELEGRAM_BOT_TOKEN": tg_emulator.token}
+    env = {**os.environ, "TELEGRAM_API_BASE": tg_emulator.base_url, "TELEGRAM_BOT_TOKEN": tg_emulator.token}
     process = subprocess.Popen([sys.executable, str(script)], env=env)
     try:
         tg_emulator.send_text(7, "from afar")
@@ -213,6 +228,7 @@ def test_bot_in_a_separate_process(tg_emulator, tmp_path):
 
 
 # --- getUpdates semantics
+
 
 async def test_updates_of_every_kind_parse_and_offset_drops_them(tg_emulator, bot):
     tg_emulator.send_photo(USER, b"\xff\xd8jpeg", caption="look")
@@ -248,8 +264,7 @@ async def test_long_poll_returns_promptly_and_honours_timeout(tg_emulator, bot):
     [update] = await poll
     assert time.monotonic() - started < 0.5
     started = time.monotonic()
-    assert await bot.get_updates(offset=update.update_id + 1,
-                                 timeout=dtm.timedelta(seconds=0.3)) == ()
+    assert await bot.get_updates(offset=update.update_id + 1, timeout=dtm.timedelta(seconds=0.3)) == ()
     assert 0.25 < time.monotonic() - started < 1.5
 
 
@@ -268,14 +283,15 @@ async def test_webhook_blocks_polling_until_deleted(tg_emulator, bot):
     with pytest.raises(Conflict) as error:
         await bot.get_updates()
     assert error.value.message == (
-        "Conflict: can't use getUpdates method while webhook is active;"
-        " use deleteWebhook to delete the webhook first")
+        "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+    )
     tg_emulator.send_text(USER, "lost")
     assert await bot.delete_webhook(drop_pending_updates=True)
     assert await bot.get_updates() == ()
 
 
 # --- errors surface in PTB as real Telegram's do
+
 
 async def test_wrong_token_is_invalid_token(tg_emulator):
     with pytest.raises(InvalidToken):
@@ -288,23 +304,29 @@ async def test_unknown_method_is_not_found(bot):
         await bot.do_api_request("sendTelepathy")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "Message text is empty"),
-    (" \n ", "Message text is empty"),
-    ("x" * 4097, "Message is too long"),
-    ("🏟" * 2049, "Message is too long"),  # 4098 UTF-16 code units
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "Message text is empty"),
+        (" \n ", "Message text is empty"),
+        ("x" * 4097, "Message is too long"),
+        ("🏟" * 2049, "Message is too long"),  # 4098 UTF-16 code units
+    ],
+)
 async def test_invalid_text_is_rejected(bot, text, message):
     with pytest.raises(BadRequest) as error:
         await bot.send_message(USER, text)
     assert error.value.message == message
 
 
-@pytest.mark.parametrize("text, parse_mode", [
-    ("x" * 4096, None),
-    ("<b>" + "x" * 4096 + "</b>", "HTML"),  # the limit counts visible text
-    ("&lt;" * 4096, "HTML"),
-])
+@pytest.mark.parametrize(
+    "text, parse_mode",
+    [
+        ("x" * 4096, None),
+        ("<b>" + "x" * 4096 + "</b>", "HTML"),  # the limit counts visible text
+        ("&lt;" * 4096, "HTML"),
+    ],
+)
 async def test_texts_at_the_limit_are_accepted(bot, text, parse_mode):
     message = await bot.send_message(USER, text, parse_mode=parse_mode)
     assert len(message.text) == 4096
@@ -312,19 +334,17 @@ async def test_texts_at_the_limit_are_accepted(bot, text, parse_mode):
 
 async def test_html_is_parsed_into_text_and_entities(bot):
     message = await bot.send_message(
-        USER, '<b>Ljubljana</b> &amp; <a href="https://example.org/x?a=1&b=2">Maribor</a>',
-        parse_mode="HTML")
+        USER, '<b>Ljubljana</b> &amp; <a href="https://example.org/x?a=1&b=2">Maribor</a>', parse_mode="HTML"
+    )
     assert message.text == "Ljubljana & Maribor"
-    assert message.text_html == (
-        '<b>Ljubljana</b> &amp; <a href="https://example.org/x?a=1&b=2">Maribor</a>')
+    assert message.text_html == ('<b>Ljubljana</b> &amp; <a href="https://example.org/x?a=1&b=2">Maribor</a>')
 
 
 async def test_malformed_html_cannot_be_parsed(bot):
     with pytest.raises(BadRequest) as error:
         await bot.send_message(USER, "Price <100 €", parse_mode="HTML")
     # PTB strips "Bad Request: " and capitalizes the rest.
-    assert error.value.message == (
-        'Can\'t parse entities: unsupported start tag "100" at byte offset 6')
+    assert error.value.message == ('Can\'t parse entities: unsupported start tag "100" at byte offset 6')
 
 
 async def test_edits_and_deletes(tg_emulator, bot):
@@ -347,8 +367,9 @@ async def test_edits_and_deletes(tg_emulator, bot):
 async def test_photo_reply_and_resend_by_file_id(tg_emulator, bot):
     tg_emulator.send_text(USER, "the map, please")
     [update] = await bot.get_updates()
-    photo = await update.message.reply_photo(b"\x89PNG map", caption="<b>Zemljevid</b>",
-                                             parse_mode="HTML", do_quote=True)
+    photo = await update.message.reply_photo(
+        b"\x89PNG map", caption="<b>Zemljevid</b>", parse_mode="HTML", do_quote=True
+    )
     assert photo.reply_to_message.text == "the map, please"
     assert photo.caption == "Zemljevid"
     assert photo.caption_entities[0].type == "bold"
@@ -359,11 +380,15 @@ async def test_photo_reply_and_resend_by_file_id(tg_emulator, bot):
 
 
 async def test_callback_data_over_64_bytes_is_invalid(bot):
-    await bot.send_message(USER, "ok", reply_markup=InlineKeyboardMarkup(
-        [[InlineKeyboardButton("fits", callback_data="č" * 32)]]))
+    await bot.send_message(
+        USER, "ok", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("fits", callback_data="č" * 32)]])
+    )
     with pytest.raises(BadRequest) as error:
-        await bot.send_message(USER, "no", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("too long", callback_data="č" * 32 + "x")]]))
+        await bot.send_message(
+            USER,
+            "no",
+            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("too long", callback_data="č" * 32 + "x")]]),
+        )
     assert error.value.message == "Button_data_invalid"
 
 
@@ -376,8 +401,7 @@ async def test_answering_a_callback_twice(tg_emulator, bot):
     assert await update.callback_query.answer("noted")
     with pytest.raises(BadRequest) as error:
         await update.callback_query.answer("again")
-    assert error.value.message == (
-        "Query is too old and response timeout expired or query id is invalid")
+    assert error.value.message == ("Query is too old and response timeout expired or query id is invalid")
 
 
 async def test_files_over_20_mb_cannot_be_fetched(tg_emulator, bot):
@@ -420,8 +444,7 @@ async def test_injected_faults(tg_emulator, bot):
 
 async def test_commands_and_chat_actions(bot):
     assert await bot.set_my_commands([("start", "Začni"), ("help", "Pomoč")])
-    assert [(c.command, c.description) for c in await bot.get_my_commands()] == [
-        ("start", "Začni"), ("help", "Pomoč")]
+    assert [(c.command, c.description) for c in await bot.get_my_commands()] == [("start", "Začni"), ("help", "Pomoč")]
     assert await bot.delete_my_commands()
     assert await bot.get_my_commands() == ()
     with pytest.raises(BadRequest, match="^Bot_command_invalid$"):
@@ -431,59 +454,92 @@ async def test_commands_and_chat_actions(bot):
 
 # --- the HTML checker (vectors from TDLib's own tests)
 
-@pytest.mark.parametrize("markup, text, entities", [
-    ("", "", []),
-    ("AT&T &copy; &lt;&gt;&amp;&quot; &#x1F3DF;", 'AT&T &copy; <>&" 🏟', []),
-    ("🏟 🏟<i>🏟 &gt;<b aba   =   caba>&lt🏟</b></i>", "🏟 🏟🏟 ><🏟",
-     [{"type": "italic", "offset": 5, "length": 7}, {"type": "bold", "offset": 9, "length": 3}]),
-    ("<i>a</    >", "a", [{"type": "italic", "offset": 0, "length": 1}]),
-    ('<pre><code class="language-python">x = 1</code></pre>', "x = 1",
-     [{"type": "pre", "offset": 0, "length": 5, "language": "python"}]),
-    ('<code class="language-python">x</code>', "x", [{"type": "code", "offset": 0, "length": 1}]),
-    ("<strong>s</strong><em>e</em><ins>i</ins><strike>k</strike><del>d</del>", "seikd",
-     [{"type": "bold", "offset": 0, "length": 1}, {"type": "italic", "offset": 1, "length": 1},
-      {"type": "underline", "offset": 2, "length": 1},
-      {"type": "strikethrough", "offset": 3, "length": 1},
-      {"type": "strikethrough", "offset": 4, "length": 1}]),
-    ('<span class="tg-spoiler">a</span><tg-spoiler>b</tg-spoiler>', "ab",
-     [{"type": "spoiler", "offset": 0, "length": 1}, {"type": "spoiler", "offset": 1, "length": 1}]),
-    ("<blockquote>q</blockquote><blockquote expandable>e</blockquote>", "qe",
-     [{"type": "blockquote", "offset": 0, "length": 1},
-      {"type": "expandable_blockquote", "offset": 1, "length": 1}]),
-    ('<a href="https://x.org/?a=1&b=2">x</a>', "x",
-     [{"type": "text_link", "offset": 0, "length": 1, "url": "https://x.org/?a=1&b=2"}]),
-    ('<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>', "👍",
-     [{"type": "custom_emoji", "offset": 0, "length": 2,
-       "custom_emoji_id": "5368324170671202286"}]),
-    ("<b></b>x", "x", []),
-])
+
+@pytest.mark.parametrize(
+    "markup, text, entities",
+    [
+        ("", "", []),
+        ("AT&T &copy; &lt;&gt;&amp;&quot; &#x1F3DF;", 'AT&T &copy; <>&" 🏟', []),
+        (
+            "🏟 🏟<i>🏟 &gt;<b aba   =   caba>&lt🏟</b></i>",
+            "🏟 🏟🏟 ><🏟",
+            [{"type": "italic", "offset": 5, "length": 7}, {"type": "bold", "offset": 9, "length": 3}],
+        ),
+        ("<i>a</    >", "a", [{"type": "italic", "offset": 0, "length": 1}]),
+        (
+            '<pre><code class="language-python">x = 1</code></pre>',
+            "x = 1",
+            [{"type": "pre", "offset": 0, "length": 5, "language": "python"}],
+        ),
+        ('<code class="language-python">x</code>', "x", [{"type": "code", "offset": 0, "length": 1}]),
+        (
+            "<strong>s</strong><em>e</em><ins>i</ins><strike>k</strike><del>d</del>",
+            "seikd",
+            [
+                {"type": "bold", "offset": 0, "length": 1},
+                {"type": "italic", "offset": 1, "length": 1},
+                {"type": "underline", "offset": 2, "length": 1},
+                {"type": "strikethrough", "offset": 3, "length": 1},
+                {"type": "strikethrough", "offset": 4, "length": 1},
+            ],
+        ),
+        (
+            '<span class="tg-spoiler">a</span><tg-spoiler>b</tg-spoiler>',
+            "ab",
+            [{"type": "spoiler", "offset": 0, "length": 1}, {"type": "spoiler", "offset": 1, "length": 1}],
+        ),
+        (
+            "<blockquote>q</blockquote><blockquote expandable>e</blockquote>",
+            "qe",
+            [
+                {"type": "blockquote", "offset": 0, "length": 1},
+                {"type": "expandable_blockquote", "offset": 1, "length": 1},
+            ],
+        ),
+        (
+            '<a href="https://x.org/?a=1&b=2">x</a>',
+            "x",
+            [{"type": "text_link", "offset": 0, "length": 1, "url": "https://x.org/?a=1&b=2"}],
+        ),
+        (
+            '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>',
+            "👍",
+            [{"type": "custom_emoji", "offset": 0, "length": 2, "custom_emoji_id": "5368324170671202286"}],
+        ),
+        ("<b></b>x", "x", []),
+    ],
+)
 def test_valid_html(markup, text, entities):
     assert parse_html(markup) == (text, entities)
 
 
-@pytest.mark.parametrize("markup, error", [
-    ("🏟 🏟&lt;<abacaba", "Unclosed start tag at byte offset 13"),
-    ("🏟 🏟&lt;<abac aba>", 'Unsupported start tag "abac" at byte offset 13'),
-    ("a <br> b", 'Unsupported start tag "br" at byte offset 2'),
-    ("1 < 2", 'Unsupported start tag "" at byte offset 2'),
-    ("🏟 🏟&lt;<i   =aba>", 'Empty attribute name in the tag "i" at byte offset 13'),
-    ("🏟 🏟&lt;<i    aba>",
-     'Expected equal sign in declaration of an attribute of the tag "i" at byte offset 13'),
-    ("🏟 🏟&lt;<i    aba  =  ", 'Unclosed start tag "i" at byte offset 13'),
-    ("🏟 🏟&lt;<i    aba  =  190azAz-.,", "Unexpected end of name token at byte offset 27"),
-    ('🏟 🏟&lt;<i    aba  =  "&lt;&gt;&quot;>', "Unclosed start tag at byte offset 13"),
-    ("🏟 🏟&lt;</", "Unexpected end tag at byte offset 13"),
-    ("🏟 🏟&lt;<b></b></", "Unexpected end tag at byte offset 20"),
-    ("🏟 🏟&lt;<i>a</i   ", "Unclosed end tag at byte offset 17"),
-    ("🏟 🏟&lt;<i>a</em   >",
-     'Unmatched end tag at byte offset 17, expected "</i>", found "</em>"'),
-    ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
-    ("<b>never closed", 'Can\'t find end tag corresponding to start tag "b"'),
-    ("<span>s</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
-    ('<tg-emoji emoji-id="x">y</tg-emoji>', "Invalid custom emoji identifier specified"),
-    ("&#xDFDF;", "Text contains invalid Unicode characters after decoding HTML entities,"
-                 " check for unmatched surrogate code units"),
-])
+@pytest.mark.parametrize(
+    "markup, error",
+    [
+        ("🏟 🏟&lt;<abacaba", "Unclosed start tag at byte offset 13"),
+        ("🏟 🏟&lt;<abac aba>", 'Unsupported start tag "abac" at byte offset 13'),
+        ("a <br> b", 'Unsupported start tag "br" at byte offset 2'),
+        ("1 < 2", 'Unsupported start tag "" at byte offset 2'),
+        ("🏟 🏟&lt;<i   =aba>", 'Empty attribute name in the tag "i" at byte offset 13'),
+        ("🏟 🏟&lt;<i    aba>", 'Expected equal sign in declaration of an attribute of the tag "i" at byte offset 13'),
+        ("🏟 🏟&lt;<i    aba  =  ", 'Unclosed start tag "i" at byte offset 13'),
+        ("🏟 🏟&lt;<i    aba  =  190azAz-.,", "Unexpected end of name token at byte offset 27"),
+        ('🏟 🏟&lt;<i    aba  =  "&lt;&gt;&quot;>', "Unclosed start tag at byte offset 13"),
+        ("🏟 🏟&lt;</", "Unexpected end tag at byte offset 13"),
+        ("🏟 🏟&lt;<b></b></", "Unexpected end tag at byte offset 20"),
+        ("🏟 🏟&lt;<i>a</i   ", "Unclosed end tag at byte offset 17"),
+        ("🏟 🏟&lt;<i>a</em   >", 'Unmatched end tag at byte offset 17, expected "</i>", found "</em>"'),
+        ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
+        ("<b>never closed", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<span>s</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
+        ('<tg-emoji emoji-id="x">y</tg-emoji>', "Invalid custom emoji identifier specified"),
+        (
+            "&#xDFDF;",
+            "Text contains invalid Unicode characters after decoding HTML entities,"
+            " check for unmatched surrogate code units",
+        ),
+    ],
+)
 def test_invalid_html(markup, error):
     with pytest.raises(HtmlParseError) as raised:
         parse_html(markup)

@@ -39,7 +39,10 @@ def _start(emulator, knowledge: Path, data_dir: Path, tmp_path: Path, args: list
     log = open(tmp_path / "peerbot.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-c", "import tests.fake_embedder; from bot.cli import main; main()", "run", *args],
-        cwd=tmp_path, env=env, stdout=log, stderr=log,
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     return process, log
 
@@ -68,8 +71,14 @@ def _stop(process, log, tmp_path: Path) -> str:
 def test_webhook_mode_answers_posted_updates_and_rejects_a_wrong_secret(emulator, knowledge, data_dir, tmp_path):
     port = _free_port()
     url = f"http://127.0.0.1:{port}/peerbot-hook"
-    process, log = _start(emulator, knowledge, data_dir, tmp_path, ["--webhook-url", url, "--listen", "127.0.0.1", "--port", str(port)],
-                          PEERBOT_WEBHOOK_SECRET=SECRET)
+    process, log = _start(
+        emulator,
+        knowledge,
+        data_dir,
+        tmp_path,
+        ["--webhook-url", url, "--listen", "127.0.0.1", "--port", str(port)],
+        PEERBOT_WEBHOOK_SECRET=SECRET,
+    )
     try:
         emulator.wait_until(lambda: emulator.webhook.get("url") == url, timeout=30, what="setWebhook")
         assert emulator.webhook["secret_token"] == SECRET
@@ -99,8 +108,15 @@ def test_webhook_mode_answers_posted_updates_and_rejects_a_wrong_secret(emulator
 def test_webhook_url_from_the_environment_and_a_generated_secret(emulator, knowledge, data_dir, tmp_path):
     port = _free_port()
     url = f"http://127.0.0.1:{port}/hook"
-    process, log = _start(emulator, knowledge, data_dir, tmp_path, ["--port", str(port)],
-                          PEERBOT_WEBHOOK_URL=url, PEERBOT_WEBHOOK_LISTEN="127.0.0.1")
+    process, log = _start(
+        emulator,
+        knowledge,
+        data_dir,
+        tmp_path,
+        ["--port", str(port)],
+        PEERBOT_WEBHOOK_URL=url,
+        PEERBOT_WEBHOOK_LISTEN="127.0.0.1",
+    )
     try:
         emulator.wait_until(lambda: emulator.webhook.get("url") == url, timeout=30, what="setWebhook")
         secret = emulator.webhook["secret_token"]

@@ -41,33 +41,63 @@ NOT_MODIFIED = (
 )
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 WEBHOOK_ACTIVE = (
-    "Conflict: can't use getUpdates method while webhook is active;"
-    " use deleteWebhook to delete the webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
-POLL_TERMINATED = (
-    "Conflict: terminated by other getUpdates request;"
-    " make sure that only one bot instance is running"
-)
+POLL_TERMINATED = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 BLOCKED = "Forbidden: bot was blocked by the user"
 
 # PTB sends strings raw and JSON-encodes everything else, so only these fields are decoded:
 # decoding by value would turn a text "123" into a number.
-_JSON_FIELDS = frozenset({
-    "allow_paid_broadcast", "allow_sending_without_reply", "allowed_updates", "cache_time",
-    "caption_entities", "chat_id", "commands", "disable_content_type_detection",
-    "disable_notification", "drop_pending_updates", "entities",
-    "has_spoiler", "limit", "link_preview_options", "max_connections", "message_id",
-    "message_thread_id", "offset", "protect_content", "reply_markup", "reply_parameters",
-    "scope", "show_alert", "show_caption_above_media", "timeout",
-    "user_id",
-})
-_CHAT_ACTIONS = frozenset({
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note",
-    "upload_video_note",
-})
+_JSON_FIELDS = frozenset(
+    {
+        "allow_paid_broadcast",
+        "allow_sending_without_reply",
+        "allowed_updates",
+        "cache_time",
+        "caption_entities",
+        "chat_id",
+        "commands",
+        "disable_content_type_detection",
+        "disable_notification",
+        "drop_pending_updates",
+        "entities",
+        "has_spoiler",
+        "limit",
+        "link_preview_options",
+        "max_connections",
+        "message_id",
+        "message_thread_id",
+        "offset",
+        "protect_content",
+        "reply_markup",
+        "reply_parameters",
+        "scope",
+        "show_alert",
+        "show_caption_above_media",
+        "timeout",
+        "user_id",
+    }
+)
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
 _DEFAULT_DESCRIPTIONS = {
-    400: "Bad Request", 403: BLOCKED, 500: "Internal Server Error", 502: "Bad Gateway",
+    400: "Bad Request",
+    403: BLOCKED,
+    500: "Internal Server Error",
+    502: "Bad Gateway",
 }
 
 
@@ -81,15 +111,28 @@ class ApiError(Exception):
 
 # --- Telegram's HTML parse mode, ported from TDLib's parse_html (td/telegram/MessageEntity.cpp)
 
+
 class HtmlParseError(ValueError):
     """TDLib's message for malformed HTML; the Bot API prefixes "can't parse entities: "."""
 
 
 _TAG_ENTITY = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "span": "spoiler", "code": "code", "pre": "pre",
-    "blockquote": "blockquote", "a": "text_link", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "a": "text_link",
+    "tg-emoji": "custom_emoji",
 }
 _NAMED_REFS = {b"lt": "<", b"gt": ">", b"amp": "&", b"quot": '"'}
 _SPACES = b" \t\r\n\v\0"
@@ -133,14 +176,14 @@ class _HtmlParser:
             else:
                 self.start_tag()
         if self.open:
-            raise HtmlParseError(
-                f'Can\'t find end tag corresponding to start tag "{self.open[-1][0]}"')
+            raise HtmlParseError(f'Can\'t find end tag corresponding to start tag "{self.open[-1][0]}"')
         try:
             text = self.out.decode()
         except UnicodeDecodeError:
             raise HtmlParseError(
                 "Text contains invalid Unicode characters after decoding HTML entities,"
-                " check for unmatched surrogate code units") from None
+                " check for unmatched surrogate code units"
+            ) from None
         for entity in self.entities:
             if entity["type"] == "code":
                 entity.pop("language", None)  # only a pre keeps the language of its code
@@ -164,7 +207,7 @@ class _HtmlParser:
         else:
             while chr(self.at(end)).isascii() and chr(self.at(end)).isalpha():
                 end += 1
-            char = _NAMED_REFS.get(self.data[self.i + 1:end])
+            char = _NAMED_REFS.get(self.data[self.i + 1 : end])
             if char is None:
                 return False
         # A lone surrogate stays invalid UTF-8, which parse() reports as TDLib does.
@@ -181,7 +224,7 @@ class _HtmlParser:
             self.i += 1
         if not self.at(self.i):
             raise HtmlParseError(f"Unclosed start tag at byte offset {begin}")
-        tag = self.data[begin + 1:self.i].decode(errors="replace").lower()
+        tag = self.data[begin + 1 : self.i].decode(errors="replace").lower()
         if tag not in _TAG_ENTITY:
             raise HtmlParseError(f'Unsupported start tag "{tag}" at byte offset {begin}')
         argument = ""
@@ -192,18 +235,17 @@ class _HtmlParser:
             name_start = self.i
             while self.at(self.i) not in _SPACES and self.at(self.i) not in b"=>":
                 self.i += 1
-            name = self.data[name_start:self.i].decode(errors="replace")
+            name = self.data[name_start : self.i].decode(errors="replace")
             if not name:
-                raise HtmlParseError(
-                    f'Empty attribute name in the tag "{tag}" at byte offset {begin}')
+                raise HtmlParseError(f'Empty attribute name in the tag "{tag}" at byte offset {begin}')
             self.skip_spaces()
             if self.at(self.i) != ord("="):
                 if tag == "blockquote" and name == "expandable":
                     argument = "expandable"
                     continue
                 raise HtmlParseError(
-                    "Expected equal sign in declaration of an attribute of the tag"
-                    f' "{tag}" at byte offset {begin}')
+                    f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {begin}'
+                )
             self.i += 1
             self.skip_spaces()
             if not self.at(self.i):
@@ -213,8 +255,7 @@ class _HtmlParser:
                 raise HtmlParseError(f"Unclosed start tag at byte offset {begin}")
             argument = _tag_argument(tag, name, value, argument)
         if tag == "span" and argument != "spoiler":
-            raise HtmlParseError(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {begin}')
+            raise HtmlParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {begin}')
         self.i += 1
         self.open.append((tag, argument, self.utf16, len(self.out)))
 
@@ -222,12 +263,11 @@ class _HtmlParser:
         quote = self.at(self.i)
         if quote not in b"'\"":
             start = self.i
-            while chr(self.at(self.i)).isascii() and (
-                    chr(self.at(self.i)).isalnum() or self.at(self.i) in b".-"):
+            while chr(self.at(self.i)).isascii() and (chr(self.at(self.i)).isalnum() or self.at(self.i) in b".-"):
                 self.i += 1
             if self.at(self.i) not in _SPACES and self.at(self.i) != ord(">"):
                 raise HtmlParseError(f"Unexpected end of name token at byte offset {start}")
-            return self.data[start:self.i].decode().lower()
+            return self.data[start : self.i].decode().lower()
         value = bytearray()
         self.i += 1
         while self.at(self.i) not in (quote, 0):
@@ -244,22 +284,20 @@ class _HtmlParser:
         self.i += 2
         while self.at(self.i) not in _SPACES and self.at(self.i) != ord(">"):
             self.i += 1
-        name = self.data[begin + 2:self.i].decode(errors="replace").lower()
+        name = self.data[begin + 2 : self.i].decode(errors="replace").lower()
         self.skip_spaces()
         if self.at(self.i) != ord(">"):
             raise HtmlParseError(f"Unclosed end tag at byte offset {begin}")
         tag, argument, start, byte_start = self.open[-1]
         if name and name != tag:
-            raise HtmlParseError(
-                f'Unmatched end tag at byte offset {begin}, expected "</{tag}>", found "</{name}>"')
+            raise HtmlParseError(f'Unmatched end tag at byte offset {begin}, expected "</{tag}>", found "</{name}>"')
         self.i += 1
         self.open.pop()
         if self.utf16 > start:
             self.add_entity(tag, argument, start, byte_start)
 
     def add_entity(self, tag: str, argument: str, start: int, byte_start: int) -> None:
-        entity: dict[str, Any] = {
-            "type": _TAG_ENTITY[tag], "offset": start, "length": self.utf16 - start}
+        entity: dict[str, Any] = {"type": _TAG_ENTITY[tag], "offset": start, "length": self.utf16 - start}
         if tag == "a":
             # Without href Telegram links the text itself if it is a URL. Unlike Telegram we
             # keep URLs as written, not normalised ("example.org" -> "http://example.org/").
@@ -296,17 +334,19 @@ def _tag_argument(tag: str, name: str, value: str, current: str) -> str:
     if tag == "a" and name == "href" or tag == "tg-emoji" and name == "emoji-id":
         return value
     if tag == "code" and name == "class" and value.startswith("language-"):
-        return value[len("language-"):]
+        return value[len("language-") :]
     if tag == "span" and name == "class" and value.startswith("tg-"):
-        return value[len("tg-"):]
+        return value[len("tg-") :]
     return current
 
 
 # --- records handed to tests
 
+
 @dataclass(frozen=True)
 class Upload:
     """A file part of a multipart request."""
+
     file_name: str | None
     mime_type: str | None
     content: bytes = field(repr=False)
@@ -315,6 +355,7 @@ class Upload:
 @dataclass(frozen=True)
 class SentFile:
     """A document or photo the bot uploaded (or re-sent by file_id)."""
+
     chat_id: int
     message_id: int
     kind: str  # "document" or "photo"
@@ -371,8 +412,7 @@ def _now() -> int:
 
 
 def _error_response(error: ApiError) -> web.Response:
-    body: dict[str, Any] = {
-        "ok": False, "error_code": error.status, "description": error.description}
+    body: dict[str, Any] = {"ok": False, "error_code": error.status, "description": error.description}
     if error.retry_after is not None:
         body["parameters"] = {"retry_after": error.retry_after}
     return web.json_response(body, status=error.status)
@@ -383,8 +423,12 @@ class TelegramEmulator:
 
     def __init__(self, token: str = "123:ABC", bot_username: str = "peerbot_test_bot"):
         self.token, self.bot_username = token, bot_username
-        self.bot_user = {"id": int(token.split(":")[0]), "is_bot": True,
-                         "first_name": "peerbot", "username": bot_username}
+        self.bot_user = {
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "peerbot",
+            "username": bot_username,
+        }
         # One lock for all state: handlers run on the server thread, helpers on the test's.
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1)
@@ -403,30 +447,32 @@ class TelegramEmulator:
         self._commands: dict[tuple[str, str], list[dict]] = {}
         self._webhook: dict[str, Any] = {}
         self._blocked: set[int] = set()
-        self._faults: dict[str, collections.deque[_Fault]] = collections.defaultdict(
-            collections.deque)
+        self._faults: dict[str, collections.deque[_Fault]] = collections.defaultdict(collections.deque)
         self._calls: list[tuple[str, dict]] = []
         self._errors: list[tuple[str, str]] = []
         self.server_errors: list[BaseException] = []
-        self._handlers = {name.lower(): (name, handler) for name, handler in {
-            "getMe": lambda p: _ptb(telegram.User, self.bot_user),
-            "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
-            "sendMessage": self._send_message,
-            "editMessageText": self._edit_message_text,
-            "editMessageReplyMarkup": self._edit_message_reply_markup,
-            "deleteMessage": self._delete_message,
-            "answerCallbackQuery": self._answer_callback_query,
-            "sendChatAction": self._send_chat_action,
-            "setMyCommands": self._set_my_commands,
-            "deleteMyCommands": self._delete_my_commands,
-            "getMyCommands": self._get_my_commands,
-            "sendDocument": lambda p: self._send_file(p, "document"),
-            "sendPhoto": lambda p: self._send_file(p, "photo"),
-            "getFile": self._get_file,
-        }.items()}
+        self._handlers = {
+            name.lower(): (name, handler)
+            for name, handler in {
+                "getMe": lambda p: _ptb(telegram.User, self.bot_user),
+                "getUpdates": self._get_updates,
+                "setWebhook": self._set_webhook,
+                "deleteWebhook": self._delete_webhook,
+                "getWebhookInfo": self._get_webhook_info,
+                "sendMessage": self._send_message,
+                "editMessageText": self._edit_message_text,
+                "editMessageReplyMarkup": self._edit_message_reply_markup,
+                "deleteMessage": self._delete_message,
+                "answerCallbackQuery": self._answer_callback_query,
+                "sendChatAction": self._send_chat_action,
+                "setMyCommands": self._set_my_commands,
+                "deleteMyCommands": self._delete_my_commands,
+                "getMyCommands": self._get_my_commands,
+                "sendDocument": lambda p: self._send_file(p, "document"),
+                "sendPhoto": lambda p: self._send_file(p, "photo"),
+                "getFile": self._get_file,
+            }.items()
+        }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._update_signal: asyncio.Event | None = None
@@ -437,8 +483,7 @@ class TelegramEmulator:
 
     def start(self) -> TelegramEmulator:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="tg-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tg-emulator", daemon=True)
         self._thread.start()
         port = self._run(self._serve()).result(timeout=10)
         self.base_url = f"http://127.0.0.1:{port}"
@@ -468,8 +513,7 @@ class TelegramEmulator:
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
         # handler_cancellation ends a long poll whose client went away; a short shutdown
         # timeout keeps stop() from waiting for pending long polls.
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -504,8 +548,7 @@ class TelegramEmulator:
             params = await self._read_params(request)
         except web.HTTPRequestEntityTooLarge:
             return _error_response(ApiError(413, "Request Entity Too Large"))
-        name, handler = self._handlers.get(
-            request.match_info["method"].lower(), (request.match_info["method"], None))
+        name, handler = self._handlers.get(request.match_info["method"].lower(), (request.match_info["method"], None))
         with self._cond:
             self._calls.append((name, params))
             fault = self._take_fault(name)
@@ -543,12 +586,10 @@ class TelegramEmulator:
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
         with self._cond:
-            stored = next((f for f in self._files.values()
-                           if f.file_path == request.match_info["path"]), None)
+            stored = next((f for f in self._files.values() if f.file_path == request.match_info["path"]), None)
         if request.match_info["token"] != self.token or stored is None:
             return _error_response(ApiError(404, "Not Found"))
-        return web.Response(body=stored.content,
-                            content_type=stored.mime_type or "application/octet-stream")
+        return web.Response(body=stored.content, content_type=stored.mime_type or "application/octet-stream")
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method.lower())
@@ -594,8 +635,9 @@ class TelegramEmulator:
             self._allowed_updates = allowed_updates
         if offset is not None:
             offset = int(offset)
-            self._updates = ([u for u in self._updates if u["update_id"] >= offset] if offset >= 0
-                             else self._updates[offset:])
+            self._updates = (
+                [u for u in self._updates if u["update_id"] >= offset] if offset >= 0 else self._updates[offset:]
+            )
 
     def _set_webhook(self, p: dict) -> bool:
         if not p.get("url"):
@@ -613,10 +655,15 @@ class TelegramEmulator:
         return True
 
     def _get_webhook_info(self, p: dict) -> dict:
-        return _ptb(telegram.WebhookInfo, {
-            "url": self._webhook.get("url", ""), "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-            "allowed_updates": self._allowed_updates})
+        return _ptb(
+            telegram.WebhookInfo,
+            {
+                "url": self._webhook.get("url", ""),
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates),
+                "allowed_updates": self._allowed_updates,
+            },
+        )
 
     @property
     def webhook(self) -> dict:
@@ -632,15 +679,13 @@ class TelegramEmulator:
         """
         return self._run(self._post_update(update, secret_token)).result(timeout=30)
 
-    async def deliver_via_webhook_async(
-            self, update: dict | int, secret_token: str | None = None) -> int:
+    async def deliver_via_webhook_async(self, update: dict | int, secret_token: str | None = None) -> int:
         return await asyncio.wrap_future(self._run(self._post_update(update, secret_token)))
 
     async def _post_update(self, update: dict | int, secret_token: str | None) -> int:
         with self._cond:
             if isinstance(update, int):
-                update_id, update = update, next(
-                    (u for u in self._updates if u["update_id"] == update), None)
+                update_id, update = update, next((u for u in self._updates if u["update_id"] == update), None)
                 if update is None:
                     raise ValueError(f"update {update_id} is not pending")
             url = self._webhook["url"]
@@ -650,8 +695,7 @@ class TelegramEmulator:
         async with self._session.post(url, json=payload, headers=headers) as response:
             if response.status < 300:
                 with self._cond:
-                    self._updates = [u for u in self._updates
-                                     if u["update_id"] != payload["update_id"]]
+                    self._updates = [u for u in self._updates if u["update_id"] != payload["update_id"]]
             return response.status
 
     # --- messages
@@ -661,13 +705,16 @@ class TelegramEmulator:
         return next(self._message_counters.setdefault(chat_id, itertools.count(1)))
 
     def _chat(self, chat_id: int) -> dict:
-        return self._chats.get(chat_id) or {
-            "id": chat_id, "type": "private" if chat_id > 0 else "group"}
+        return self._chats.get(chat_id) or {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
 
     def _new_message(self, chat_id: int, sender: dict, content: dict) -> dict:
-        data = {"message_id": self._next_message_id(chat_id), "date": _now(),
-                "chat": self._chat(chat_id), "from": sender,
-                **{k: v for k, v in content.items() if v is not None}}
+        data = {
+            "message_id": self._next_message_id(chat_id),
+            "date": _now(),
+            "chat": self._chat(chat_id),
+            "from": sender,
+            **{k: v for k, v in content.items() if v is not None},
+        }
         message = _ptb(telegram.Message, data)
         self._messages[(chat_id, message["message_id"])] = message
         return message
@@ -679,8 +726,7 @@ class TelegramEmulator:
             replied = self._messages.get((reply.get("chat_id", chat_id), reply["message_id"]))
             if replied is None:
                 raise ApiError(400, "Bad Request: message to be replied not found")
-            content["reply_to_message"] = {
-                k: v for k, v in replied.items() if k != "reply_to_message"}
+            content["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
         content["reply_markup"] = self._inline_markup(p.get("reply_markup"))
         message = self._new_message(chat_id, self.bot_user, content)
         self._bot_message_ids[chat_id].append(message["message_id"])
@@ -756,8 +802,9 @@ class TelegramEmulator:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
         text, entities = self._message_text(p)
         # Like Telegram, an edit without reply_markup removes the inline keyboard.
-        return self._edit(message, {"text": text, "entities": entities,
-                                    "reply_markup": self._inline_markup(p.get("reply_markup"))})
+        return self._edit(
+            message, {"text": text, "entities": entities, "reply_markup": self._inline_markup(p.get("reply_markup"))}
+        )
 
     def _edit_message_reply_markup(self, p: dict) -> dict:
         message = self._message_to_edit(p)
@@ -795,8 +842,9 @@ class TelegramEmulator:
         commands = p.get("commands") or []
         for command in commands:
             name = command.get("command", "")
-            if not (1 <= len(name) <= 32 and name.isascii()
-                    and all(c.islower() or c.isdigit() or c == "_" for c in name)):
+            if not (
+                1 <= len(name) <= 32 and name.isascii() and all(c.islower() or c.isdigit() or c == "_" for c in name)
+            ):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
         self._commands[self._commands_key(p)] = [_ptb(telegram.BotCommand, c) for c in commands]
         return True
@@ -810,25 +858,38 @@ class TelegramEmulator:
 
     # --- files
 
-    def _store_file(self, content: bytes, folder: str, file_name: str | None = None,
-                    mime_type: str | None = None) -> _StoredFile:
+    def _store_file(
+        self, content: bytes, folder: str, file_name: str | None = None, mime_type: str | None = None
+    ) -> _StoredFile:
         n = next(self._ids)
         suffix = "." + file_name.rsplit(".", 1)[1] if file_name and "." in file_name else ""
-        stored = _StoredFile(f"BQACAgIAAx{n:08d}", f"AgAD{n:06d}", f"{folder}/file_{n}{suffix}",
-                             file_name, mime_type, content)
+        stored = _StoredFile(
+            f"BQACAgIAAx{n:08d}", f"AgAD{n:06d}", f"{folder}/file_{n}{suffix}", file_name, mime_type, content
+        )
         self._files[stored.file_id] = stored
         return stored
 
     @staticmethod
     def _document(stored: _StoredFile) -> dict:
-        return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                "file_name": stored.file_name, "mime_type": stored.mime_type,
-                "file_size": len(stored.content)}
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": stored.file_name,
+            "mime_type": stored.mime_type,
+            "file_size": len(stored.content),
+        }
 
     @staticmethod
     def _photo(stored: _StoredFile, width: int, height: int) -> list[dict]:
-        return [{"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                 "width": width, "height": height, "file_size": len(stored.content)}]
+        return [
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "width": width,
+                "height": height,
+                "file_size": len(stored.content),
+            }
+        ]
 
     def _send_file(self, p: dict, kind: str) -> dict:
         caption, caption_entities = self._formatted(p.get("caption") or "", p, "caption_entities")
@@ -836,8 +897,7 @@ class TelegramEmulator:
             raise ApiError(400, "Bad Request: message caption is too long")
         source = p.get(kind)
         if isinstance(source, Upload):
-            stored = self._store_file(source.content, kind + "s", source.file_name,
-                                      source.mime_type)
+            stored = self._store_file(source.content, kind + "s", source.file_name, source.mime_type)
         elif source in self._files:
             stored = self._files[source]
         elif source:
@@ -846,11 +906,19 @@ class TelegramEmulator:
             raise ApiError(400, f"Bad Request: there is no {kind} in the request")
         # Telegram would report the real image size; tests do not need it.
         media = self._document(stored) if kind == "document" else self._photo(stored, 1280, 720)
-        message = self._bot_message(p, {kind: media, "caption": caption or None,
-                                        "caption_entities": caption_entities})
-        self._sent_files.append(SentFile(
-            message["chat"]["id"], message["message_id"], kind, stored.file_id,
-            stored.file_name, stored.mime_type, caption or None, stored.content))
+        message = self._bot_message(p, {kind: media, "caption": caption or None, "caption_entities": caption_entities})
+        self._sent_files.append(
+            SentFile(
+                message["chat"]["id"],
+                message["message_id"],
+                kind,
+                stored.file_id,
+                stored.file_name,
+                stored.mime_type,
+                caption or None,
+                stored.content,
+            )
+        )
         return message
 
     def _get_file(self, p: dict) -> dict:
@@ -859,9 +927,15 @@ class TelegramEmulator:
             raise ApiError(400, "Bad Request: invalid file_id")
         if len(stored.content) > DOWNLOAD_LIMIT:
             raise ApiError(400, "Bad Request: file is too big")
-        return _ptb(telegram.File, {
-            "file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-            "file_size": len(stored.content), "file_path": stored.file_path})
+        return _ptb(
+            telegram.File,
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "file_size": len(stored.content),
+                "file_path": stored.file_path,
+            },
+        )
 
     # --- test side: what a user does
 
@@ -869,15 +943,14 @@ class TelegramEmulator:
         user = {"id": user_id, "is_bot": False, "first_name": first_name}
         return {**user, "language_code": language_code} if language_code else user
 
-    def _user_message(self, user: dict, chat_type: str, chat_id: int | None,
-                      content: dict) -> int:
-        chat_id = chat_id if chat_id is not None else (
-            user["id"] if chat_type == "private" else -user["id"])
+    def _user_message(self, user: dict, chat_type: str, chat_id: int | None, content: dict) -> int:
+        chat_id = chat_id if chat_id is not None else (user["id"] if chat_type == "private" else -user["id"])
         with self._cond:
             self._chats[chat_id] = (
                 {"id": chat_id, "type": "private", "first_name": user["first_name"]}
-                if chat_type == "private" else
-                {"id": chat_id, "type": chat_type, "title": "peerbot test group"})
+                if chat_type == "private"
+                else {"id": chat_id, "type": chat_type, "title": "peerbot test group"}
+            )
             message = self._new_message(chat_id, user, content)
             return self._push_update("message", message)
 
@@ -892,64 +965,109 @@ class TelegramEmulator:
         self._loop.call_soon_threadsafe(self._wake_pollers)
         return update_id
 
-    def send_text(self, user_id: int, text: str, chat_type: str = "private",
-                  first_name: str = "Tester", language_code: str | None = None,
-                  chat_id: int | None = None) -> int:
+    def send_text(
+        self,
+        user_id: int,
+        text: str,
+        chat_type: str = "private",
+        first_name: str = "Tester",
+        language_code: str | None = None,
+        chat_id: int | None = None,
+    ) -> int:
         """A user writes text; a leading /command gets its bot_command entity. -> update_id"""
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
-            content["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}]
-        return self._user_message(self._user(user_id, first_name, language_code),
-                                  chat_type, chat_id, content)
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16_len(command)}]
+        return self._user_message(self._user(user_id, first_name, language_code), chat_type, chat_id, content)
 
-    def send_document(self, user_id: int, file_name: str, content: bytes,
-                      mime_type: str = "application/octet-stream", caption: str | None = None,
-                      chat_type: str = "private", first_name: str = "Tester",
-                      language_code: str | None = None) -> int:
+    def send_document(
+        self,
+        user_id: int,
+        file_name: str,
+        content: bytes,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        chat_type: str = "private",
+        first_name: str = "Tester",
+        language_code: str | None = None,
+    ) -> int:
         with self._cond:
             stored = self._store_file(content, "documents", file_name, mime_type)
-        return self._user_message(self._user(user_id, first_name, language_code), chat_type,
-                                  None, {"document": self._document(stored), "caption": caption})
+        return self._user_message(
+            self._user(user_id, first_name, language_code),
+            chat_type,
+            None,
+            {"document": self._document(stored), "caption": caption},
+        )
 
-    def send_photo(self, user_id: int, content: bytes, caption: str | None = None,
-                   width: int = 1280, height: int = 720, chat_type: str = "private",
-                   first_name: str = "Tester", language_code: str | None = None) -> int:
+    def send_photo(
+        self,
+        user_id: int,
+        content: bytes,
+        caption: str | None = None,
+        width: int = 1280,
+        height: int = 720,
+        chat_type: str = "private",
+        first_name: str = "Tester",
+        language_code: str | None = None,
+    ) -> int:
         with self._cond:
             stored = self._store_file(content, "photos", "photo.jpg", "image/jpeg")
-        return self._user_message(self._user(user_id, first_name, language_code), chat_type,
-                                  None, {"photo": self._photo(stored, width, height),
-                                         "caption": caption})
+        return self._user_message(
+            self._user(user_id, first_name, language_code),
+            chat_type,
+            None,
+            {"photo": self._photo(stored, width, height), "caption": caption},
+        )
 
-    def send_sticker(self, user_id: int, emoji: str = "👍", chat_type: str = "private",
-                     first_name: str = "Tester", language_code: str | None = None) -> int:
+    def send_sticker(
+        self,
+        user_id: int,
+        emoji: str = "👍",
+        chat_type: str = "private",
+        first_name: str = "Tester",
+        language_code: str | None = None,
+    ) -> int:
         with self._cond:
-            stored = self._store_file(b"RIFF\0\0\0\0WEBP", "stickers", "sticker.webp",
-                                      "image/webp")
-        sticker = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                   "width": 512, "height": 512, "is_animated": False, "is_video": False,
-                   "type": "regular", "emoji": emoji, "file_size": len(stored.content)}
-        return self._user_message(self._user(user_id, first_name, language_code), chat_type,
-                                  None, {"sticker": sticker})
+            stored = self._store_file(b"RIFF\0\0\0\0WEBP", "stickers", "sticker.webp", "image/webp")
+        sticker = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+            "emoji": emoji,
+            "file_size": len(stored.content),
+        }
+        return self._user_message(self._user(user_id, first_name, language_code), chat_type, None, {"sticker": sticker})
 
-    def press_button(self, user_id: int, message_id: int, callback_data: str,
-                     chat_id: int | None = None, first_name: str = "Tester") -> int:
+    def press_button(
+        self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None, first_name: str = "Tester"
+    ) -> int:
         """A user presses an inline button the bot attached to a message. -> update_id"""
         chat_id = user_id if chat_id is None else chat_id
         with self._cond:
             message = self._messages.get((chat_id, message_id))
             buttons = (message or {}).get("reply_markup", {}).get("inline_keyboard", [])
-            if not any(b.get("callback_data") == callback_data
-                       for b in itertools.chain.from_iterable(buttons)):
-                raise ValueError(f"message {message_id} in chat {chat_id} has no button "
-                                 f"with callback_data {callback_data!r}")
+            if not any(b.get("callback_data") == callback_data for b in itertools.chain.from_iterable(buttons)):
+                raise ValueError(
+                    f"message {message_id} in chat {chat_id} has no button with callback_data {callback_data!r}"
+                )
             query_id = str(next(self._ids) * 7_654_321)
             self._callbacks[query_id] = False
-            return self._push_update("callback_query", {
-                "id": query_id, "from": self._user(user_id, first_name, None),
-                "chat_instance": str(10**12 + abs(chat_id)), "data": callback_data,
-                "message": message})
+            return self._push_update(
+                "callback_query",
+                {
+                    "id": query_id,
+                    "from": self._user(user_id, first_name, None),
+                    "chat_instance": str(10**12 + abs(chat_id)),
+                    "data": callback_data,
+                    "message": message,
+                },
+            )
 
     def block_user(self, user_id: int) -> None:
         """From now on, requests to this user's chat answer 403 bot was blocked."""
@@ -962,8 +1080,14 @@ class TelegramEmulator:
 
     # --- test side: fault injection (each applies to the next call(s) of that method)
 
-    def fail_next(self, method: str, status: int = 500, description: str | None = None,
-                  retry_after: int | None = None, times: int = 1) -> None:
+    def fail_next(
+        self,
+        method: str,
+        status: int = 500,
+        description: str | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
         if status == 429:
             retry_after = retry_after or 1
             description = description or f"Too Many Requests: retry after {retry_after}"
@@ -1001,8 +1125,9 @@ class TelegramEmulator:
     def sent_messages(self, chat_id: int) -> list[telegram.Message]:
         """The bot's undeleted messages in a chat, in order, as they are now (after edits)."""
         with self._cond:
-            return [telegram.Message.de_json(self._messages[(chat_id, mid)], None)
-                    for mid in self._bot_message_ids[chat_id]]
+            return [
+                telegram.Message.de_json(self._messages[(chat_id, mid)], None) for mid in self._bot_message_ids[chat_id]
+            ]
 
     def sent_files(self, chat_id: int) -> list[SentFile]:
         with self._cond:
@@ -1021,14 +1146,14 @@ class TelegramEmulator:
     # --- test side: waiting (sync for a bot in another thread or process, async for a bot
     # on the test's own event loop, which a blocking wait would freeze)
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0,
-                   what: str = "condition") -> None:
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
         with self._cond:
             if not self._cond.wait_for(predicate, timeout):
                 raise TimeoutError(self._timeout_message(what, timeout))
 
-    async def wait_until_async(self, predicate: Callable[[], bool], timeout: float = 5.0,
-                               what: str = "condition") -> None:
+    async def wait_until_async(
+        self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
+    ) -> None:
         deadline = time.monotonic() + timeout
         while True:
             with self._cond:
@@ -1046,39 +1171,33 @@ class TelegramEmulator:
         self.wait_until(lambda: len(items()) >= count, timeout, f"{count} {what}")
         return items()
 
-    async def _wait_for_async(self, items: Callable[[], list], count: int, timeout: float,
-                              what: str):
+    async def _wait_for_async(self, items: Callable[[], list], count: int, timeout: float, what: str):
         await self.wait_until_async(lambda: len(items()) >= count, timeout, f"{count} {what}")
         return items()
 
-    def wait_for_messages(self, chat_id: int, count: int = 1,
-                          timeout: float = 5.0) -> list[telegram.Message]:
-        return self._wait_for(lambda: self.sent_messages(chat_id), count, timeout,
-                              f"bot message(s) in chat {chat_id}")
+    def wait_for_messages(self, chat_id: int, count: int = 1, timeout: float = 5.0) -> list[telegram.Message]:
+        return self._wait_for(lambda: self.sent_messages(chat_id), count, timeout, f"bot message(s) in chat {chat_id}")
 
-    async def wait_for_messages_async(self, chat_id: int, count: int = 1,
-                                      timeout: float = 5.0) -> list[telegram.Message]:
-        return await self._wait_for_async(lambda: self.sent_messages(chat_id), count, timeout,
-                                          f"bot message(s) in chat {chat_id}")
+    async def wait_for_messages_async(
+        self, chat_id: int, count: int = 1, timeout: float = 5.0
+    ) -> list[telegram.Message]:
+        return await self._wait_for_async(
+            lambda: self.sent_messages(chat_id), count, timeout, f"bot message(s) in chat {chat_id}"
+        )
 
-    def wait_for_files(self, chat_id: int, count: int = 1,
-                       timeout: float = 5.0) -> list[SentFile]:
-        return self._wait_for(lambda: self.sent_files(chat_id), count, timeout,
-                              f"file(s) sent to chat {chat_id}")
+    def wait_for_files(self, chat_id: int, count: int = 1, timeout: float = 5.0) -> list[SentFile]:
+        return self._wait_for(lambda: self.sent_files(chat_id), count, timeout, f"file(s) sent to chat {chat_id}")
 
-    async def wait_for_files_async(self, chat_id: int, count: int = 1,
-                                   timeout: float = 5.0) -> list[SentFile]:
-        return await self._wait_for_async(lambda: self.sent_files(chat_id), count, timeout,
-                                          f"file(s) sent to chat {chat_id}")
+    async def wait_for_files_async(self, chat_id: int, count: int = 1, timeout: float = 5.0) -> list[SentFile]:
+        return await self._wait_for_async(
+            lambda: self.sent_files(chat_id), count, timeout, f"file(s) sent to chat {chat_id}"
+        )
 
     def wait_for_callback_answers(self, count: int = 1, timeout: float = 5.0) -> list[dict]:
-        return self._wait_for(lambda: self.callback_answers, count, timeout,
-                              "callback answer(s)")
+        return self._wait_for(lambda: self.callback_answers, count, timeout, "callback answer(s)")
 
-    async def wait_for_callback_answers_async(self, count: int = 1,
-                                              timeout: float = 5.0) -> list[dict]:
-        return await self._wait_for_async(lambda: self.callback_answers, count, timeout,
-                                          "callback answer(s)")
+    async def wait_for_callback_answers_async(self, count: int = 1, timeout: float = 5.0) -> list[dict]:
+        return await self._wait_for_async(lambda: self.callback_answers, count, timeout, "callback answer(s)")
 
 
 @pytest.fixture
