@@ -16,7 +16,7 @@ import sys
 
 
 def install_batcher() -> None:
-    from bot.common import Services
+    from bot.services import Services
     from index.engine import Engine
     from index.query_batcher import QueryBatcher
 

@@ -5,7 +5,7 @@ For every question, in an order that rotates from question to question, the same
 - floor: the model's own ``encode_query`` of the question plus a bare FAISS search (top 3);
 - ours: ``Engine.ask`` (question -> ranked practices);
 - ours + reply: ``Engine.ask`` plus the reply the bot sends (``bot.reply.cards`` ->
-  ``card_html`` for every card -> ``split_messages``) and the terminal one (``render_plain``);
+  ``bot.views.card_html`` for every card -> ``bot.sending.split_messages``) and the terminal one (``render_plain``);
 - LangChain: ``FAISS.similarity_search`` of a ``langchain-community`` vector store over the same
   passages, embedded by ``langchain-huggingface`` ``HuggingFaceEmbeddings`` of the same converted
   model folder, with the e5 prompts set the documented way (``encode_kwargs={"prompt": "passage: "}``,
@@ -209,7 +209,9 @@ def _fold(documents, k: int) -> list[str]:
 
 
 def _reply_renderer():
-    from bot.reply import card_html, cards, render_plain, split_messages
+    from bot.reply import cards, render_plain
+    from bot.sending import split_messages
+    from bot.views import card_html
     from bot.texts import Texts
 
     def render(answer) -> None:

@@ -46,7 +46,7 @@ Proposed, not made (outside this work's files):
   found to reach "ours <= 0.8x LangChain": both spend almost all their time in the same
   model call, and our ranking adds well under a millisecond. Batches are still faster through
   torch, so the batcher would keep `encode_queries` for batches of more than one question.
-- **Wire the batcher into the bot** (section 6): in `bot/handlers_officials.py`,
+- **Wire the batcher into the bot** (section 6): in `bot/handlers/officials.py`,
   `answer = await s.blocking(s.engine.ask, text)` becomes `answer = await s.batcher.ask(text)`,
   with `batcher: QueryBatcher` created next to the engine in `Services` and closed in
   `_post_shutdown`. Through Telegram the gain is capped by PTB's `AIORateLimiter` (30

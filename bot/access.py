@@ -43,12 +43,3 @@ class Access:
         if self.open or user_id in self.allowed or self.database.user_status(user_id) == APPROVED:
             return Role.OFFICIAL
         return Role.NONE
-
-    def is_allowed(self, user_id: int) -> bool:
-        return self.role(user_id) >= Role.OFFICIAL
-
-    def is_admin(self, user_id: int) -> bool:
-        return self.role(user_id) >= Role.ADMIN
-
-    def can_publish(self, user_id: int) -> bool:
-        return self.role(user_id) >= Role.COORDINATOR

@@ -1,9 +1,5 @@
-"""The Telegram application: handlers wired in order, one error handler, long polling or a webhook.
-
-Update flow (handler groups run in this order for every update):
-  -2  group policy: in groups, drop what is not addressed to the bot (see handlers_access)
-  -1  gate: per-user rate limit, then access (unknown users are refused politely)
-   0  the handlers: commands, documents, questions, buttons, and a fallback for everything else
+"""The Telegram application: the services, the handlers (``bot.handlers.register``, which also
+describes the order an update goes through them), one error handler, long polling or a webhook.
 """
 
 from __future__ import annotations
@@ -15,38 +11,17 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import AIORateLimiter, Application, ContextTypes
 
 from index.engine import Engine
 
-from . import callbacks as cb
-from . import handlers_access as access_h
-from . import handlers_admins as admin_h
-from . import handlers_coordinators as coord_h
-from . import handlers_officials as official_h
-from . import heartbeat
+from . import handlers, heartbeat
 from .access import Access
-from .common import (
-    SERVICES,
-    Services,
-    UserRateLimit,
-    answer_query,
-    interface_language,
-    question_language,
-    reply_language,
-    services,
-)
 from .database import BotDatabase
+from .languages import interface_language, question_language, reply_language
 from .logging_setup import configure_logging, install_token_redaction, redact
+from .sending import answer_query, notify_admins
+from .services import SERVICES, Services, UserRateLimit, services
 from .settings import Settings
 from .texts import LANGUAGES, Texts
 from .ui import UI
@@ -82,52 +57,9 @@ def build_application(settings: Settings, engine: Engine, database: BotDatabase)
         rate=UserRateLimit(settings.rate_limit_per_minute, 60.0),
     )
     application.bot_data.update(settings=settings, engine=engine, database=database)
-    _add_handlers(application)
+    handlers.register(application)
     application.add_error_handler(on_error)
     return application
-
-
-def _add_handlers(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, access_h.group_policy), group=-2)
-    app.add_handler(TypeHandler(Update, access_h.gate), group=-1)
-
-    commands = {
-        "start": official_h.start,
-        "help": official_h.help_command,
-        "language": official_h.language_command,
-        "topics": official_h.topics_command,
-        "reindex": admin_h.reindex,
-        "status": admin_h.status,
-        "gaps": admin_h.gaps,
-        "stats": admin_h.stats,
-        "remove": admin_h.remove,
-    }
-    for name, callback in commands.items():
-        app.add_handler(CommandHandler(name, callback))
-    app.add_handler(MessageHandler(filters.Document.ALL, coord_h.on_document))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, official_h.question))
-    app.add_handler(MessageHandler(filters.COMMAND, official_h.unknown_command))
-    app.add_handler(MessageHandler(filters.ALL, official_h.unsupported))
-
-    buttons = {
-        cb.MORE: official_h.on_more,
-        cb.FULL: official_h.on_full,
-        cb.SOURCES: official_h.on_sources,
-        cb.FEEDBACK: official_h.on_feedback,
-        cb.TOPICS: official_h.on_topics,
-        cb.TOPIC: official_h.on_topic,
-        cb.LANGUAGE: official_h.on_language,
-        cb.REQUEST_ACCESS: access_h.on_request_access,
-        cb.APPROVE: access_h.on_decision,
-        cb.DENY: access_h.on_decision,
-        cb.PUBLISH: coord_h.on_publish,
-        cb.CANCEL: coord_h.on_cancel,
-        cb.NARROW: official_h.on_narrow,
-        cb.NARROW_TOPIC: official_h.on_narrow_topic,
-    }
-    for action, callback in buttons.items():
-        app.add_handler(CallbackQueryHandler(callback, pattern=cb.pattern(action)))
-    app.add_handler(CallbackQueryHandler(official_h.stale_button))  # forged or outdated data
 
 
 async def _post_init(app: Application) -> None:
@@ -174,15 +106,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         except TelegramError as exc:
             log.warning("could not tell the user about the error: %s", exc)
     detail = redact(f"{type(error).__name__}: {error}")[:500]
-    who = f"{user.id}" if user else "?"
-    for admin_id in sorted(s.access.admins):
-        admin_ui = UI(s.db.language(admin_id) or "en")
-        try:
-            await context.bot.send_message(
-                admin_id, admin_ui.html("error_admin", user=who, error=detail), parse_mode="HTML"
-            )
-        except TelegramError as exc:
-            log.warning("could not tell admin %s about the error: %s", admin_id, exc)
+    await notify_admins(context, "error_admin", user=f"{user.id}" if user else "?", error=detail)
 
 
 def run_polling(settings: Settings, engine: Engine) -> None:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bot.callbacks import digest as cb_digest
-from bot.reply import TELEGRAM_LIMIT
+from bot.sending import TELEGRAM_LIMIT
 from bot.texts import LANGUAGES, LOCALES, Texts, catalogue
 from tests.bot_harness import (  # noqa: F401 - fixtures
     ADMIN,

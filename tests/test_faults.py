@@ -1,7 +1,7 @@
 """Telegram faults injected by the emulator: every question still gets exactly one answer, the
 bot never stops polling, and each failure is logged once, without the token.
 
-Delivery policy under test (bot/common.py ``send_message``): a sendMessage that Telegram
+Delivery policy under test (bot/sending.py ``send_message``): a sendMessage that Telegram
 certainly did not act on (5xx, a dropped connection, a connection that could not be made) is
 sent again, at most twice; one that timed out after Telegram had the whole request is not,
 because the Bot API server finishes such a request and a second copy would be a duplicate.
@@ -16,7 +16,7 @@ import logging
 import pytest
 from telegram.ext import ApplicationBuilder
 
-import bot.common as common
+import bot.sending as common
 from bot.database import BotDatabase
 from bot.telegram_app import ALLOWED_UPDATES, build_application
 from bot.texts import Texts

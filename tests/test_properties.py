@@ -15,9 +15,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot import callbacks as cb
-from bot.common import send_html
-from bot.handlers_officials import full_practice_blocks, sources_blocks
-from bot.reply import TELEGRAM_LIMIT, Card, card_html, split_messages
+from bot.reply import Card
+from bot.sending import TELEGRAM_LIMIT, send_html, split_messages
+from bot.views import card_html, full_practice_blocks, sources_blocks
 from bot.texts import LANGUAGES, Texts
 from bot.ui import UI
 from index.knowledge import FrontMatter, parse_practice

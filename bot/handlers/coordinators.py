@@ -16,29 +16,29 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from index.knowledge import MAX_FILE_BYTES, Practice
-from index.problems import Problem, short
+from index.knowledge import MAX_FILE_BYTES
+from index.problems import short
 from index.taxonomy import load_taxonomy
 
-from . import callbacks as cb
-from . import knowledge_files as kf
-from .common import answer_query, interface_language, reply_html, send_html, services
-from .database import UPLOAD_CANCELLED, UPLOAD_FAILED, UPLOAD_PUBLISHED, UPLOAD_PUBLISHING
-from .ui import UI, embedded, esc, keyboard
+from .. import callbacks as cb
+from .. import knowledge_files as kf
+from ..access import Role
+from ..database import UPLOAD_CANCELLED, UPLOAD_FAILED, UPLOAD_PUBLISHED, UPLOAD_PUBLISHING
+from ..sending import answer_query, reply_html, send_html
+from ..services import services
+from ..ui import UI
+from ..views import failure_blocks, preview_blocks, preview_keyboard, problems_blocks
+from .roles import requires
 
 log = logging.getLogger(__name__)
 
 UPLOAD_MAX_AGE = timedelta(days=1)
-PROBLEMS_SHOWN = 15
 
 
-async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@requires(Role.COORDINATOR, refusal="document_not_allowed")
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
     s = services(context)
     message, user = update.effective_message, update.effective_user
-    ui = UI(interface_language(s, user))
-    if not s.access.can_publish(user.id):
-        await reply_html(update, context, ui.html("document_not_allowed"))
-        return
     if message.chat.type != ChatType.PRIVATE:
         await reply_html(update, context, ui.html("document_private_only"))
         return
@@ -74,65 +74,31 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         if checked.replaces
         else ui.html("upload_preview_new", name=checked.relative_path.as_posix())
     )
-    markup = keyboard(
-        [
-            [
-                ui.button("button_publish", cb.encode(cb.PUBLISH, upload_id)),
-                ui.button("button_cancel", cb.encode(cb.CANCEL, upload_id)),
-            ]
-        ]
+    await reply_html(
+        update, context, [header, *preview_blocks(ui, checked.practice, taxonomy)], preview_keyboard(ui, upload_id)
     )
-    await reply_html(update, context, [header, *preview_blocks(ui, checked.practice, taxonomy)], markup)
 
 
 def _too_big(ui: UI, size: int) -> str:
     return ui.html("upload_too_big", size=(size + 1023) // 1024, limit=MAX_FILE_BYTES // 1024)
 
 
-def problems_blocks(ui: UI, key: str, problems: list[Problem], **values) -> list[str]:
-    lines = [f"• {esc(str(p))}" for p in problems[:PROBLEMS_SHOWN]]
-    if len(problems) > PROBLEMS_SHOWN:
-        lines.append(ui.html("upload_more_problems", count=len(problems) - PROBLEMS_SHOWN))
-    return [ui.html(key, count=len(problems), **values), "\n".join(lines)]
-
-
-def preview_blocks(ui: UI, practice: Practice, taxonomy) -> list[str]:
-    """Title, municipality, summary, topics and sources, as officials will see them."""
-    language, meta = ui.language, practice.meta
-    lines = [
-        f"<b>{ui.line(practice.text('title', language))}</b> — {esc(embedded(meta.municipality, language))}",
-        ui.line(practice.text("summary", language)),
-        f"<b>{ui.html('label_topics')}:</b> "
-        + ui.line(", ".join(taxonomy.label("topics", t, language) for t in meta.topics)),
-        f"<b>{ui.html('sources')}:</b>",
-    ]
-    for source in meta.sources:
-        lines.append(f'• <a href="{esc(source.url)}">{esc(embedded(source.title, language))}</a>')
-    return ["\n".join(lines)]
-
-
-async def _claim_pressed_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, status: str):
-    """(ui, upload) for a Publish/Cancel press by its uploader, or None after answering the refusal."""
-    s = services(context)
+async def _claim_pressed_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI, status: str):
+    """The upload a Publish/Cancel press is for, claimed for its uploader; None after answering why not."""
     query = update.callback_query
-    user = query.from_user
-    ui = UI(interface_language(s, user))
-    if not s.access.can_publish(user.id):  # callback data carries no authority
-        log.warning("user %s pressed %r without being a coordinator", user.id, query.data)
-        await answer_query(update, ui.plain("coordinators_only"), alert=True)
-        return None
-    upload = s.db.claim_upload(cb.parse(query.data).number(0), user.id, status, UPLOAD_MAX_AGE)
+    upload = services(context).db.claim_upload(
+        cb.parse(query.data).number(0), query.from_user.id, status, UPLOAD_MAX_AGE
+    )
     if upload is None:
         await answer_query(update, ui.plain("upload_not_pending"), alert=True)
-        return None
-    return ui, upload
+    return upload
 
 
-async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    claimed = await _claim_pressed_upload(update, context, UPLOAD_PUBLISHING)
-    if claimed is None:
+@requires(Role.COORDINATOR)
+async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    upload = await _claim_pressed_upload(update, context, ui, UPLOAD_PUBLISHING)
+    if upload is None:
         return
-    ui, upload = claimed
     s = services(context)
     query = update.callback_query
     user = query.from_user
@@ -161,23 +127,10 @@ async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await send_html(context, chat_id, failure_blocks(ui, "upload_publish_failed", outcome, id=upload.practice_id))
 
 
-def failure_blocks(ui: UI, key: str, outcome: kf.Outcome, **values) -> list[str]:
-    """The failure header, then why: the index was busy, the folder's problems, or the error."""
-    if outcome.busy:
-        return [ui.html(key, **values), ui.html("index_busy")]
-    if outcome.problems:
-        lines = [f"• {esc(str(p))}" for p in outcome.problems[:PROBLEMS_SHOWN]]
-        if len(outcome.problems) > PROBLEMS_SHOWN:
-            lines.append(ui.html("upload_more_problems", count=len(outcome.problems) - PROBLEMS_SHOWN))
-        return [ui.html(key, **values), "\n".join(lines)]
-    return [ui.html(key, **values), esc(outcome.reason or "?")]
-
-
-async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    claimed = await _claim_pressed_upload(update, context, UPLOAD_CANCELLED)
-    if claimed is None:
+@requires(Role.COORDINATOR)
+async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    if await _claim_pressed_upload(update, context, ui, UPLOAD_CANCELLED) is None:
         return
-    ui, _ = claimed
     query = update.callback_query
     await answer_query(update, ui.plain("upload_cancelled"))
     await _drop_buttons(query)

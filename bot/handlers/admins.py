@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from . import knowledge_files as kf
-from .charts import stats_chart
-from .common import interface_language, reply_html, services
-from .handlers_coordinators import failure_blocks
-from .ui import UI, esc
+from .. import knowledge_files as kf
+from ..access import Role
+from ..charts import stats_chart
+from ..sending import reply_html
+from ..services import services
+from ..ui import UI, esc
+from ..views import failure_blocks
+from .roles import requires
 
 log = logging.getLogger(__name__)
 
@@ -21,24 +23,7 @@ STATS_DAYS = 14
 GAPS_SHOWN = 15
 
 
-def admin_only(handler):
-    """Re-check the role on every call: a command is just text anyone can type."""
-
-    @functools.wraps(handler)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        s = services(context)
-        user = update.effective_user
-        ui = UI(interface_language(s, user))
-        if not s.access.is_admin(user.id):
-            log.warning("user %s tried the admin command %r", user.id, (update.effective_message.text or "")[:40])
-            await reply_html(update, context, ui.html("admins_only"))
-            return
-        await handler(update, context, ui)
-
-    return wrapper
-
-
-@admin_only
+@requires(Role.ADMIN)
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
     s = services(context)
     await reply_html(update, context, ui.html("reindex_running"))
@@ -68,7 +53,7 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) ->
     )
 
 
-@admin_only
+@requires(Role.ADMIN)
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
     s = services(context)
     index = s.engine.index
@@ -89,7 +74,7 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
     )
 
 
-@admin_only
+@requires(Role.ADMIN)
 async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
     rows = services(context).db.gaps(GAPS_SHOWN)
     if not rows:
@@ -108,7 +93,7 @@ async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> No
     await reply_html(update, context, [f"<b>{ui.html('gaps_title')}</b>", "\n".join(lines)])
 
 
-@admin_only
+@requires(Role.ADMIN)
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
     data = services(context).db.stats(STATS_DAYS)
     if not data["total"]:
@@ -135,7 +120,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> N
         log.warning("could not send the /stats chart", exc_info=True)
 
 
-@admin_only
+@requires(Role.ADMIN)
 async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
     s = services(context)
     args = context.args or []

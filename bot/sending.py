@@ -1,129 +1,34 @@
-"""What every handler shares: the services in ``bot_data``, the reply language, sending HTML
-replies under Telegram's limit (repeated when Telegram certainly did not get them, see
-``send_message``), "typing…" while the engine works, and running blocking work (engine calls,
-index builds) off the event loop.
+"""Everything that goes out to Telegram: HTML replies split under Telegram's limit (repeated
+when Telegram certainly did not get them, see ``send_message``), notices to every admin,
+"typing…" while the engine works, and answers to button presses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
-import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+import re
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from functools import partial
 
 import httpx
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update, User
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
-from index.engine import Engine
-from index.language import detect_language
-
-from .access import Access
-from .database import BotDatabase
-from .reply import split_messages
-from .settings import Settings
-from .texts import LANGUAGES
+from .services import services
 from .ui import UI
 
 log = logging.getLogger(__name__)
 
-SERVICES = "services"
+TELEGRAM_LIMIT = 4096
 # Pauses before the second and third attempt of a message Telegram certainly did not get
 # (429s are waited out and retried by PTB's AIORateLimiter before they get here).
 SEND_RETRY_DELAYS = (0.5, 2.0)
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 seconds per chat action
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-class UserRateLimit:
-    """At most ``limit`` updates per user in any ``window`` seconds; one warning per window."""
-
-    def __init__(self, limit: int, window: float = 60.0, clock=time.monotonic):
-        self.limit, self.window, self.clock = limit, window, clock
-        self._hits: dict[int, deque[float]] = {}
-        self._warned: dict[int, float] = {}
-
-    def hit(self, user_id: int) -> float | None:
-        """Record an update; None if allowed, else the seconds until the next one is."""
-        now = self.clock()
-        hits = self._hits.setdefault(user_id, deque())
-        while hits and now - hits[0] >= self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return max(1.0, self.window - (now - hits[0]))
-        hits.append(now)
-        return None
-
-    def should_warn(self, user_id: int) -> bool:
-        now = self.clock()
-        if now - self._warned.get(user_id, -self.window) >= self.window:
-            self._warned[user_id] = now
-            return True
-        return False
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: Engine
-    db: BotDatabase
-    access: Access
-    rate: UserRateLimit
-    started: float = field(default_factory=time.monotonic)
-    executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="peerbot-engine")
-    )
-    # One change of the knowledge folder + rebuild at a time (publish, remove, reindex).
-    knowledge_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def blocking(self, function, /, *args, **kwargs):
-        """Run CPU-bound or disk-bound work (engine, index build) in the worker threads."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, partial(function, *args, **kwargs))
-
-
-def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.bot_data[SERVICES]
-
-
-# -- languages ---------------------------------------------------------------------------
-
-
-def telegram_language(user: User | None) -> str | None:
-    code = (user.language_code or "")[:2].lower() if user else ""
-    return code if code in LANGUAGES else None
-
-
-def interface_language(s: Services, user: User | None) -> str:
-    """For texts that answer no question: the chosen language, else Telegram's, else English."""
-    return (user and s.db.language(user.id)) or telegram_language(user) or "en"
-
-
-def question_language(question: str) -> str | None:
-    """The detected language, or None when the text has no letters to detect it from."""
-    return detect_language(question) if any(c.isalpha() for c in question) else None
-
-
-def reply_language(s: Services, user: User | None, detected: str | None) -> str:
-    """Chosen with /language, else the question's language, else Telegram's, else English."""
-    chosen = user and s.db.language(user.id)
-    if chosen:
-        return chosen
-    if detected in LANGUAGES:
-        return detected
-    return telegram_language(user) or "en"
-
-
-def ui_for(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> UI:
-    return UI(interface_language(services(context), user))
-
-
-# -- sending -----------------------------------------------------------------------------
 
 
 async def send_html(
@@ -268,3 +173,119 @@ async def answer_query(update: Update, text: str | None = None, alert: bool = Fa
         await update.callback_query.answer(text, show_alert=alert)
     except TelegramError as exc:
         log.debug("answering a callback query failed: %s", exc)
+
+
+async def notify_admins(
+    context: ContextTypes.DEFAULT_TYPE,
+    key: str,
+    markup: Callable[[UI], InlineKeyboardMarkup | None] | None = None,
+    **values,
+) -> None:
+    """Tell every admin, each in their own language; an admin who cannot be reached is logged.
+
+    ``markup`` builds the buttons in the admin's language.
+    """
+    s = services(context)
+    for admin_id in sorted(s.access.admins):
+        ui = UI(s.db.language(admin_id) or "en")
+        try:
+            await send_html(context, admin_id, ui.html(key, **values), markup(ui) if markup else None)
+        except TelegramError as exc:  # an admin who never opened the bot cannot be messaged
+            log.warning("could not tell admin %s (%s): %s", admin_id, key, exc)
+
+
+# -- Telegram's message limit ------------------------------------------------------------
+
+
+def split_messages(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Join HTML blocks into messages under Telegram's limit, breaking between blocks if possible.
+
+    A block longer than the limit is cut at its last line break that fits, else between two
+    characters: never inside a tag or a character reference, and tags open at a cut are closed
+    there and reopened in the next message, so every message is valid Telegram HTML on its
+    own. Lengths are counted as Telegram counts them (UTF-16 code units) on the raw HTML,
+    which is never shorter than the visible text. Control characters (which no reply needs and
+    which can break Telegram's parser) are dropped, and so are messages without visible text
+    (Telegram refuses them).
+    """
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        for piece in _fit(_CONTROL.sub("", block), limit):
+            candidate = f"{current}\n\n{piece}" if current else piece
+            if _length(candidate) <= limit:
+                current = candidate
+            else:
+                messages.append(current)
+                current = piece
+    if current:
+        messages.append(current)
+    return [m for m in messages if _visible(m).strip()]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_TOKEN = re.compile(r"<[^<>]*>|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z]+);|.", re.DOTALL)
+_TAG_NAME = re.compile(r"</?\s*([A-Za-z-]+)")
+
+
+def _fit(block: str, limit: int) -> list[str]:
+    """One block of HTML -> pieces of at most ``limit`` UTF-16 units, each with balanced tags."""
+    if _length(block) <= limit:
+        return [block]
+    pieces: list[str] = []
+    # Open tags as (name, the opening tag as written); "" for an oversized tag left out (a link
+    # longer than a quarter of a message keeps its text but loses its markup, as it could not
+    # be repeated in every piece).
+    open_tags: list[tuple[str, str]] = []
+    current: list[str] = []  # tokens of the piece being built
+    size = 0
+    newline: tuple[int, list[tuple[str, str]]] | None = None  # last line break: token index, tags open there
+
+    def closing(tags) -> str:
+        return "".join(f"</{name}>" for name, tag in reversed(tags) if tag)
+
+    def opening(tags) -> str:
+        return "".join(tag for _, tag in tags)
+
+    def visible(tokens) -> bool:
+        return any(not (t.startswith("<") and t.endswith(">") and len(t) > 2) and t.strip() for t in tokens)
+
+    for token in _TOKEN.findall(block):
+        name = _TAG_NAME.match(token) if token.startswith("<") and token.endswith(">") else None
+        if name and token.startswith("</"):
+            if open_tags and open_tags.pop()[1]:
+                current.append(token)
+                size += _length(token)
+            continue
+        if name and _length(token) > limit // 4:
+            open_tags.append((name.group(1), ""))
+            continue
+        cost = _length(token) + (len(name.group(1)) + 3 if name else 0)
+        while size + cost + _length(closing(open_tags)) > limit and visible(current):
+            if newline is not None and visible(current[: newline[0]]):  # cut at the last line break
+                at, tags = newline
+                pieces.append("".join(current[:at]) + closing(tags))
+                current = [opening(tags), *current[at + 1 :]]
+            else:  # a line longer than a message: cut here
+                pieces.append("".join(current) + closing(open_tags))
+                current = [opening(open_tags)]
+            newline = None
+            size = _length("".join(current))
+        if token == "\n":
+            newline = (len(current), list(open_tags))
+        current.append(token)
+        size += _length(token)
+        if name:
+            open_tags.append((name.group(1), token))
+    if current:
+        pieces.append("".join(current) + closing(open_tags))
+    return pieces
+
+
+def _length(text: str) -> int:
+    """Telegram counts UTF-16 code units: an emoji outside the BMP counts twice."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def _visible(text: str) -> str:
+    return html.unescape(re.sub(r"<[^<>]*>", "", text))

@@ -1,0 +1,63 @@
+"""The handlers, one module per family, and ``register(app)``: the tables that wire them in.
+
+Update flow (handler groups run in this order for every update):
+  -2  group policy: in groups, drop what is not addressed to the bot (gate.py)
+  -1  gate: per-user rate limit, then access (unknown users are refused politely; gate.py)
+   0  the handlers: commands, documents, questions, buttons, and a fallback for everything else
+
+Modules: ``gate`` (who gets in), ``access_requests`` (asking for access, admins deciding),
+``officials`` (questions, topics, the buttons under answers), ``coordinators`` (uploading and
+publishing knowledge files), ``admins`` (the admin commands). A role above "official" is
+checked by ``roles.requires`` on the handler itself. Handlers only orchestrate: parse, check,
+ask the engine, and send a view from ``bot/views.py`` through ``bot/sending.py``.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+
+from .. import callbacks as cb
+from . import access_requests, admins, coordinators, gate, officials
+
+COMMANDS = {
+    "start": officials.start,
+    "help": officials.help_command,
+    "language": officials.language_command,
+    "topics": officials.topics_command,
+    "reindex": admins.reindex,
+    "status": admins.status,
+    "gaps": admins.gaps,
+    "stats": admins.stats,
+    "remove": admins.remove,
+}
+BUTTONS = {
+    cb.MORE: officials.on_more,
+    cb.FULL: officials.on_full,
+    cb.SOURCES: officials.on_sources,
+    cb.FEEDBACK: officials.on_feedback,
+    cb.TOPICS: officials.on_topics,
+    cb.TOPIC: officials.on_topic,
+    cb.LANGUAGE: officials.on_language,
+    cb.REQUEST_ACCESS: access_requests.on_request_access,
+    cb.APPROVE: access_requests.on_decision,
+    cb.DENY: access_requests.on_decision,
+    cb.PUBLISH: coordinators.on_publish,
+    cb.CANCEL: coordinators.on_cancel,
+    cb.NARROW: officials.on_narrow,
+    cb.NARROW_TOPIC: officials.on_narrow_topic,
+}
+
+
+def register(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, gate.group_policy), group=-2)
+    app.add_handler(TypeHandler(Update, gate.gate), group=-1)
+    for name, callback in COMMANDS.items():
+        app.add_handler(CommandHandler(name, callback))
+    app.add_handler(MessageHandler(filters.Document.ALL, coordinators.on_document))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, officials.question))
+    app.add_handler(MessageHandler(filters.COMMAND, officials.unknown_command))
+    app.add_handler(MessageHandler(filters.ALL, officials.unsupported))
+    for action, callback in BUTTONS.items():
+        app.add_handler(CallbackQueryHandler(callback, pattern=cb.pattern(action)))
+    app.add_handler(CallbackQueryHandler(officials.stale_button))  # forged or outdated data
