@@ -53,9 +53,7 @@ def run(ctx: Context) -> Section:
 
     # The real passages and questions seed the synthetic corpus and the queries.
     np.save(root / "base-vectors.npy", index.matrix)
-    places = sorted(
-        {p.municipality for p in index.practices.values() if p.meta.get("level") in ("municipal", "regional")}
-    )
+    places = sorted({p.municipality for p in index.practices.values() if p.meta.level in ("municipal", "regional")})
     (root / "base-meta.json").write_text(
         json.dumps(
             {

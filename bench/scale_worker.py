@@ -81,7 +81,10 @@ class _Practice:
 
 class _KB:
     def __init__(self, practices):
+        from index.taxonomy import Taxonomy
+
         self.practices = practices
+        self.taxonomy = Taxonomy.contract_default()
 
 
 class _Embedder:
@@ -131,7 +134,7 @@ def synthetic_corpus(
             "level": "municipal",
             "language": "en",
             "title": {"en": f"Synthetic practice {j} of {place}"},
-            "summary": {"en": f"Synthetic summary {j}."},
+            "summary": {"en": f"Synthetic summary {j} of a practice in {place}."},
             "topics": ["cooperation"],
             "target_groups": ["elderly"],
             "outcomes": [],

@@ -11,9 +11,10 @@ short digest of the id and the handler looks it up in the live index.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
+
+from index.search import practice_digest
 
 MAX_BYTES = 64
 
@@ -62,8 +63,7 @@ class Callback:
         return int(self.args[position])
 
 
-def digest(practice_id: str) -> str:
-    return hashlib.sha256(practice_id.encode("utf-8")).hexdigest()[:12]
+digest = practice_digest  # a practice's name in callback data; SearchIndex.practice_by_digest resolves it
 
 
 def encode(action: str, *args: object) -> str:

@@ -33,7 +33,7 @@ def cards(answer: Answer, language: str, start: int = 1) -> list[Card]:
             title=result.practice.text("title", language),
             municipality=result.practice.municipality,
             summary=result.practice.text("summary", language),
-            sources=tuple((s.get("title") or s["url"], s["url"]) for s in result.practice.sources),
+            sources=tuple((s.title, s.url) for s in result.practice.sources),
         )
         for i, result in enumerate(answer.results)
     ]

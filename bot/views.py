@@ -174,9 +174,8 @@ def sources_blocks(ui: UI, practice: PracticeRecord, titled: bool) -> list[str]:
     else:
         lines.append(f"<b>{ui.html('sources')}</b>")
     for source in practice.sources:
-        label = source.get("title") or source["url"]
-        details = ", ".join(str(source[k]) for k in ("publisher", "date") if source.get(k))
-        link = f'<a href="{esc(source["url"])}">{esc(embedded(label, language))}</a>'
+        details = ", ".join(value for value in (source.publisher, source.date) if value)
+        link = f'<a href="{esc(source.url)}">{esc(embedded(source.title, language))}</a>'
         lines.append(f"• {link}" + (f" — {esc(embedded(details, language))}" if details else ""))
     return ["\n".join(lines)]
 
@@ -209,21 +208,21 @@ def full_practice_blocks(ui: UI, practice: PracticeRecord, taxonomy: Taxonomy) -
         f"<b>{ui.line(practice.text('title', language))}</b>",
         labelled("label_municipality", practice.municipality),
     ]
-    if meta.get("period"):
-        head.append(labelled("label_period", meta["period"]))
-    if meta.get("topics"):
-        head.append(labelled("label_topics", ", ".join(taxonomy.label("topics", t, language) for t in meta["topics"])))
-    if meta.get("target_groups"):
+    if meta.period:
+        head.append(labelled("label_period", meta.period))
+    if meta.topics:
+        head.append(labelled("label_topics", ", ".join(taxonomy.label("topics", t, language) for t in meta.topics)))
+    if meta.target_groups:
         head.append(
             labelled(
                 "label_target_groups",
-                ", ".join(taxonomy.label("target_groups", t, language) for t in meta["target_groups"]),
+                ", ".join(taxonomy.label("target_groups", t, language) for t in meta.target_groups),
             )
         )
-    if meta.get("actors"):
-        head.append(labelled("label_actors", ", ".join(meta["actors"])))
+    if meta.actors:
+        head.append(labelled("label_actors", ", ".join(meta.actors)))
     blocks = ["\n".join(head), ui.line(practice.text("summary", language))]
-    body_language = meta.get("language") or "en"
+    body_language = meta.language
     if body_language != language:
         name = Texts(language)(f"lang_{body_language}") if body_language in LANGUAGES else body_language
         blocks.append(f"<i>{ui.html('body_language_note', language=name)}</i>")
@@ -235,12 +234,10 @@ def full_practice_blocks(ui: UI, practice: PracticeRecord, taxonomy: Taxonomy) -
             blocks.append(first + ("\n" + esc(pieces[0]) if pieces else ""))
             pieces = pieces[1:]
         blocks.extend(esc(piece) for piece in pieces)
-    if meta.get("outcomes"):
-        blocks.append(f"<b>{ui.html('label_outcomes')}</b>\n" + "\n".join(f"• {esc(o)}" for o in meta["outcomes"]))
-    transferability = meta.get("transferability") or {}
-    if transferability:
-        text = transferability.get(language) or transferability.get("en", "")
-        blocks.append(f"<b>{ui.html('label_transferability')}</b>\n{ui.line(text)}")
+    if meta.outcomes:
+        blocks.append(f"<b>{ui.html('label_outcomes')}</b>\n" + "\n".join(f"• {esc(o)}" for o in meta.outcomes))
+    if meta.transferability:
+        blocks.append(f"<b>{ui.html('label_transferability')}</b>\n{ui.line(meta.text('transferability', language))}")
     blocks.extend(sources_blocks(ui, practice, titled=False))
     return blocks
 

@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -68,6 +68,7 @@ def build_lock(data_dir: Path):
 
 def knowledge_fingerprint(passages: list[Passage], kb: KnowledgeBase, model_id: str) -> str:
     digest = hashlib.sha256(model_id.encode())
+    digest.update(_taxonomy_json(kb).encode())  # the labels are served from the index too
     for practice in kb.practices:
         digest.update(practice.content_hash.encode())
     for passage in passages:
@@ -139,6 +140,10 @@ def build_index(
         generation=generation.name,
         model_id=embedder.model_id,
     )
+
+
+def _taxonomy_json(kb: KnowledgeBase) -> str:
+    return store.dumps(asdict(kb.taxonomy))
 
 
 def _fingerprint_of(generation: Path) -> str | None:
@@ -236,6 +241,7 @@ def _write_generation(
                     {"key": "practices", "value": str(len(kb.practices))},
                     {"key": "passages", "value": str(len(passages))},
                     {"key": "knowledge_hashes", "value": store.dumps({p.path: p.content_hash for p in kb.practices})},
+                    {"key": "taxonomy", "value": _taxonomy_json(kb)},
                 ]
             )
     finally:

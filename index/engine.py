@@ -39,7 +39,7 @@ class Result:
             "municipality": self.practice.municipality,
             "score": round(self.hit.score, 4),
             "snippet": self.snippet,
-            "sources": [{"url": s["url"], "title": s["title"]} for s in self.practice.sources],
+            "sources": [{"url": s.url, "title": s.title} for s in self.practice.sources],
         }
 
 

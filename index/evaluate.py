@@ -130,7 +130,7 @@ def report_json(questions: list[Question], answers: list[Answer], metrics: dict)
                 "lang": q.lang,
                 "confident": a.confident,
                 "results": [
-                    {"id": r.id, "score": round(r.hit.score, 4), "sources": [s["url"] for s in r.practice.sources]}
+                    {"id": r.id, "score": round(r.hit.score, 4), "sources": [s.url for s in r.practice.sources]}
                     for r in a.results
                 ],
             }

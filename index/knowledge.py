@@ -157,6 +157,11 @@ class FrontMatter(BaseModel):
             raise ValueError(f"{quoted(value)} is not an ISO 639-1 language code (e.g. en, sl)")
         return value
 
+    def text(self, field_name: str, language: str) -> str:
+        """A multilingual field (title, summary, transferability) in ``language``, else in English."""
+        values: Text = getattr(self, field_name)
+        return values.get(language) or values.get("en", "")
+
 
 @dataclass(frozen=True)
 class Section:
@@ -176,8 +181,7 @@ class Practice:
         return self.meta.id
 
     def text(self, field_name: str, language: str) -> str:
-        values: Text = getattr(self.meta, field_name)
-        return values.get(language) or values.get("en", "")
+        return self.meta.text(field_name, language)
 
 
 @dataclass

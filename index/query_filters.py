@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 
 from .language import fold_latin
-from .search import Filters, SearchIndex
+from .search import LOCAL_LEVELS, Filters, SearchIndex
 
 _CONNECTORS = frozenset({"na", "v", "pri", "ob", "in", "and", "of", "the", "pod", "nad"})
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-LOCAL_LEVELS = ("municipal", "regional")
 
 
 def _stem(word: str) -> str:
@@ -58,17 +57,7 @@ def mentioned_places(question: str, places: list[str]) -> frozenset[str]:
 
 
 def filters_from_question(question: str, index: SearchIndex) -> Filters | None:
-    named = mentioned_places(question, _local_places(index))
+    # index.local_places is computed once per loaded index: at 10k practices the scan cost more
+    # than the whole ranking (bench/, issue #6).
+    named = mentioned_places(question, index.local_places)
     return Filters(municipalities=named) if named else None
-
-
-def _local_places(index: SearchIndex) -> list[str]:
-    # Computed once per loaded index (an index never changes): at 10k practices the scan cost
-    # more than the whole ranking (bench/, issue #6).
-    places = getattr(index, "_local_places", None)
-    if places is None:
-        places = sorted(
-            {p.municipality for p in index.practices.values() if p.meta.get("level", "municipal") in LOCAL_LEVELS}
-        )
-        index._local_places = places
-    return places

@@ -13,19 +13,24 @@ Confidence uses the raw dense score of the best passage and the centred margin (
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from . import store
+from .knowledge import FrontMatter, Source
 from .lexical import LexicalIndex
+from .taxonomy import Taxonomy
 from .vector_index import read_faiss, search, stored_vectors
 
 
 ADVISORY_SECTIONS = frozenset({"lessons for basra"})
+LOCAL_LEVELS = ("municipal", "regional")  # the levels whose municipality is a place a question can name
 
 
 class IndexMissing(RuntimeError):
@@ -66,29 +71,40 @@ class PassageRecord:
 
 @dataclass
 class PracticeRecord:
+    """A practice as served: its validated front matter (the same model the build checked) and body."""
+
     id: str
-    meta: dict
+    meta: FrontMatter
     sections: list[tuple[str, str]]
     path: str
 
     def text(self, field_name: str, language: str) -> str:
-        values = self.meta.get(field_name) or {}
-        return values.get(language) or values.get("en", "")
+        return self.meta.text(field_name, language)
 
     @property
     def municipality(self) -> str:
-        return self.meta["municipality"]
+        return self.meta.municipality
 
     @property
-    def sources(self) -> list[dict]:
-        return self.meta["sources"]
+    def sources(self) -> list[Source]:
+        return self.meta.sources
 
 
-@dataclass
+def practice_digest(practice_id: str) -> str:
+    """A short, fixed-length name for a practice (it fits in a button's callback data)."""
+    return hashlib.sha256(practice_id.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
 class Filters:
     municipalities: frozenset[str] = frozenset()
     topics: frozenset[str] = frozenset()
     target_groups: frozenset[str] = frozenset()
+
+    def __post_init__(self):
+        # Hashable whatever collection a caller passed: filters are the key of the index's cache.
+        for name in ("municipalities", "topics", "target_groups"):
+            object.__setattr__(self, name, frozenset(getattr(self, name)))
 
     def __bool__(self) -> bool:
         return bool(self.municipalities or self.topics or self.target_groups)
@@ -98,11 +114,11 @@ class Filters:
 
     def allows(self, practice: PracticeRecord) -> bool:
         meta = practice.meta
-        if self.municipalities and meta["municipality"] not in self.municipalities:
+        if self.municipalities and meta.municipality not in self.municipalities:
             return False
-        if self.topics and not self.topics & set(meta["topics"]):
+        if self.topics and not self.topics.intersection(meta.topics):
             return False
-        if self.target_groups and not self.target_groups & set(meta.get("target_groups") or []):
+        if self.target_groups and not self.target_groups.intersection(meta.target_groups):
             return False
         return True
 
@@ -175,6 +191,32 @@ class SearchIndex:
         self._passage_practice_code = np.array([practice_code[pid] for pid in self.passage_practice], dtype=np.intp)
         self._filtered: dict = {}  # filters -> the passages they allow (an immutable index never invalidates it)
 
+    # -- lookups, computed once per loaded generation (it never changes) --------------------
+
+    @cached_property
+    def taxonomy(self) -> Taxonomy:
+        """The topics and target groups (with their labels) of the knowledge this index was built from."""
+        stored = self.meta.get("taxonomy")
+        if stored is None:
+            return Taxonomy.contract_default()
+        data = json.loads(stored)
+        return Taxonomy(topics=data["topics"], target_groups=data["target_groups"])
+
+    @cached_property
+    def topic_counts(self) -> Counter:
+        """How many practices each topic key has."""
+        return Counter(topic for p in self.practices.values() for topic in p.meta.topics)
+
+    @cached_property
+    def local_places(self) -> list[str]:
+        """Municipalities (and regions) a question may name to restrict its answer, sorted."""
+        return sorted({p.municipality for p in self.practices.values() if p.meta.level in LOCAL_LEVELS})
+
+    @cached_property
+    def practice_by_digest(self) -> dict[str, PracticeRecord]:
+        """``practice_digest(id)`` -> the practice (what a button names a practice by)."""
+        return {practice_digest(pid): practice for pid, practice in self.practices.items()}
+
     @classmethod
     def load(cls, data_dir: Path) -> "SearchIndex":
         folder = store.current_generation(Path(data_dir))
@@ -194,7 +236,12 @@ class SearchIndex:
                 meta = store.read_meta(db)
                 practices = {
                     row["id"]: PracticeRecord(
-                        row["id"], json.loads(row["meta"]), [tuple(s) for s in json.loads(row["sections"])], row["path"]
+                        row["id"],
+                        # Validated again, so the bot reads the same typed model the build checked (about
+                        # 0.15 ms per practice: 1.5 s at 10k practices, measured on a loaded 2-core machine).
+                        FrontMatter.model_validate_json(row["meta"]),
+                        [tuple(s) for s in json.loads(row["sections"])],
+                        row["path"],
                     )
                     for row in db["practices"].rows
                 }
@@ -297,21 +344,15 @@ class SearchIndex:
 
     def _allowed_passages(self, filters: Filters) -> np.ndarray | None:
         """Indices of the passages of the practices ``filters`` allows; None when it allows no practice."""
-        try:
-            key = tuple((f.name, getattr(filters, f.name)) for f in dataclasses.fields(filters))
-            hash(key)
-        except TypeError:
-            key = None
-        if key is not None and key in self._filtered:
-            return self._filtered[key]
+        if filters in self._filtered:
+            return self._filtered[filters]
         allowed = np.array(
             [pid in self.practices and filters.allows(self.practices[pid]) for pid in self._practice_ids], dtype=bool
         )
         passages = np.flatnonzero(allowed[self._passage_practice_code]) if allowed.any() else None
-        if key is not None:
-            if len(self._filtered) >= 256:
-                self._filtered.clear()
-            self._filtered[key] = passages
+        if len(self._filtered) >= 256:
+            self._filtered.clear()
+        self._filtered[filters] = passages
         return passages
 
     def _dense_candidates(self, query_vector: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:

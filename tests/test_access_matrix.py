@@ -210,10 +210,10 @@ def knowledge_texts(bot) -> list[str]:
     for practice in bot.engine.index.practices.values():
         meta = practice.meta
         for field in ("title", "summary", "transferability"):
-            found.update((meta.get(field) or {}).values())
-        found.update(s["url"] for s in meta["sources"])
-        found.update(s["title"] for s in meta["sources"])
-        found.update(meta.get("outcomes") or [])
+            found.update(getattr(meta, field).values())
+        found.update(s.url for s in meta.sources)
+        found.update(s.title for s in meta.sources)
+        found.update(meta.outcomes)
         found.update(text[:40] for _, text in practice.sections if text)
     return sorted(t for t in found if len(t) >= 12)
 

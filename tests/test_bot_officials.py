@@ -151,7 +151,7 @@ async def test_narrow_an_answer_to_a_topic_and_fail_closed(bot):
     _, [narrowed] = await bot.press(OFFICIAL, menu, labels["Local businesses"], count=1)
     assert first_line(narrowed.text) == EN("narrow_results", topic="Local businesses")
     assert bold(narrowed)[0] == f"1. {HRASTNIK_TITLE_EN}"
-    business = {p.id for p in bot.engine.index.practices.values() if "local-business" in p.meta["topics"]}
+    business = {p.id for p in bot.engine.index.practices.values() if "local-business" in p.meta.topics}
     shown = {
         p.id
         for p in bot.engine.index.practices.values()

@@ -48,6 +48,16 @@ def test_changing_one_file_re_embeds_only_its_changed_passages(
     assert second.embedded == 1 and second.reused == second.passages - 1
 
 
+def test_the_index_serves_the_taxonomy_it_was_built_with(knowledge: Path, data_dir: Path, fake_embedder: HashEmbedder):
+    build_index(knowledge, data_dir, fake_embedder)
+    assert SearchIndex.load(data_dir).taxonomy.label("topics", "volunteering", "en") == "Volunteering"
+    path = knowledge / "taxonomy.yaml"
+    path.write_text(path.read_text().replace("{en: Volunteering,", "{en: Volunteers and helpers,"))
+    report = build_index(knowledge, data_dir, fake_embedder)
+    assert report.changed and report.embedded == 0  # a label is no passage: every vector is reused
+    assert SearchIndex.load(data_dir).taxonomy.label("topics", "volunteering", "en") == "Volunteers and helpers"
+
+
 def test_changing_the_model_forces_a_full_rebuild(knowledge: Path, data_dir: Path, fake_embedder: HashEmbedder):
     build_index(knowledge, data_dir, fake_embedder)
     other = HashEmbedder(64, salt="other-model")

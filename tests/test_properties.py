@@ -20,7 +20,7 @@ from bot.sending import TELEGRAM_LIMIT, send_html, split_messages
 from bot.views import card_html, full_practice_blocks, sources_blocks
 from bot.texts import LANGUAGES, Texts
 from bot.ui import UI
-from index.knowledge import FrontMatter, parse_practice
+from index.knowledge import FrontMatter, Source, parse_practice
 from index.problems import Problem
 from index.search import PracticeRecord
 from index.taxonomy import Taxonomy, load_taxonomy
@@ -181,19 +181,21 @@ def test_cards_of_any_text_are_valid_html_under_the_limit(items, language):
 PRACTICE = st.builds(
     lambda title, summary, municipality, sections, outcomes, actors, sources: PracticeRecord(
         "p",
-        {
-            "title": {"en": title, "ar": title},
-            "summary": {"en": summary},
-            "municipality": municipality,
-            "topics": ["volunteering"],
-            "target_groups": [],
-            "actors": actors,
-            "outcomes": outcomes,
-            "sources": sources,
-            "language": "sl",
-            "period": "2020",
-            "transferability": {"en": summary},
-        },
+        # Unvalidated on purpose: any text at all, not only what the loader accepts.
+        FrontMatter.model_construct(
+            id="p",
+            title={"en": title, "ar": title},
+            summary={"en": summary},
+            municipality=municipality,
+            topics=["volunteering"],
+            target_groups=[],
+            actors=actors,
+            outcomes=outcomes,
+            sources=[Source.model_construct(**source) for source in sources],
+            language="sl",
+            period="2020",
+            transferability={"en": summary},
+        ),
         sections,
         "practices/p.md",
     ),

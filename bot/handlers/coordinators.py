@@ -18,7 +18,6 @@ from telegram.ext import ContextTypes
 
 from index.knowledge import MAX_FILE_BYTES
 from index.problems import short
-from index.taxonomy import load_taxonomy
 
 from .. import callbacks as cb
 from .. import knowledge_files as kf
@@ -68,7 +67,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI
         await reply_html(update, context, problems_blocks(ui, "upload_problems", checked.problems, name=short(name)))
         return
     upload_id = s.db.add_upload(user.id, name, checked.relative_path.as_posix(), checked.practice.id, data)
-    taxonomy = load_taxonomy(s.engine.knowledge_dir / "taxonomy.yaml")[0]
+    taxonomy = s.engine.index.taxonomy
     header = (
         ui.html("upload_preview_replace", id=checked.practice.id)
         if checked.replaces

@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections import Counter
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from index.engine import Answer
-from index.search import Filters, PracticeRecord
-from index.taxonomy import Taxonomy, load_taxonomy
+from index.search import Filters
 
 from .. import callbacks as cb
 from ..access import Role
@@ -79,25 +77,15 @@ async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def topics_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = interface_language(services(context), update.effective_user)
-    await reply_html(update, context, *topics_view(language, _topic_counts(context), _taxonomy(context)))
+    index = services(context).engine.index
+    await reply_html(update, context, *topics_view(language, index.topic_counts, index.taxonomy))
 
 
 async def on_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer_query(update)
     language = view_language(context, update, cb.parse(update.callback_query.data).args[0])
-    await send_html(
-        context, update.effective_chat.id, *topics_view(language, _topic_counts(context), _taxonomy(context))
-    )
-
-
-def _taxonomy(context) -> Taxonomy:
-    return load_taxonomy(services(context).engine.knowledge_dir / "taxonomy.yaml")[0]
-
-
-def _topic_counts(context) -> Counter:
-    return Counter(
-        topic for p in services(context).engine.index.practices.values() for topic in p.meta.get("topics", [])
-    )
+    index = services(context).engine.index
+    await send_html(context, update.effective_chat.id, *topics_view(language, index.topic_counts, index.taxonomy))
 
 
 async def on_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -108,14 +96,14 @@ async def on_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = view_language(context, update, parsed.args[2])
     ui = UI(language)
     practices = sorted(
-        (p for p in s.engine.index.practices.values() if key in p.meta.get("topics", [])),
+        (p for p in s.engine.index.practices.values() if key in p.meta.topics),
         key=lambda p: (p.municipality.lower(), p.id),
     )
     if not practices or offset >= len(practices):
         await answer_query(update, ui.plain("topic_empty" if not practices else "button_invalid"))
         return
     await answer_query(update)
-    label = _taxonomy(context).label("topics", key, language)
+    label = s.engine.index.taxonomy.label("topics", key, language)
     await send_html(context, query.message.chat.id, *topic_page(ui, key, label, practices, offset))
 
 
@@ -211,7 +199,8 @@ async def on_narrow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await answer_query(update, ui.plain("button_invalid"))
         return
     await answer_query(update)
-    view = narrow_view(ui, row.id, _topic_counts(context), _taxonomy(context))
+    index = services(context).engine.index
+    view = narrow_view(ui, row.id, index.topic_counts, index.taxonomy)
     await send_html(context, update.effective_chat.id, *view)
 
 
@@ -219,8 +208,8 @@ async def on_narrow_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     s = services(context)
     parsed, row, ui = _question_of_chat(context, update)
     key = parsed.args[1]
-    taxonomy = _taxonomy(context)
-    known = key in taxonomy.topics or any(key in p.meta.get("topics", []) for p in s.engine.index.practices.values())
+    taxonomy = s.engine.index.taxonomy
+    known = key in taxonomy.topics or key in s.engine.index.topic_counts
     if row is None or not known:
         await answer_query(update, ui.plain("button_invalid"))
         return
@@ -250,13 +239,6 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # -- one practice ------------------------------------------------------------------------
 
 
-def practice_by_digest(context, digest: str) -> PracticeRecord | None:
-    for practice_id, practice in services(context).engine.index.practices.items():
-        if cb.digest(practice_id) == digest:
-            return practice
-    return None
-
-
 async def on_full(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _practice_view(update, context, full=True)
 
@@ -268,14 +250,13 @@ async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def _practice_view(update: Update, context: ContextTypes.DEFAULT_TYPE, full: bool) -> None:
     parsed = cb.parse(update.callback_query.data)
     ui = UI(view_language(context, update, parsed.args[1]))
-    practice = practice_by_digest(context, parsed.args[0])
+    index = services(context).engine.index
+    practice = index.practice_by_digest.get(parsed.args[0])
     if practice is None:
         await answer_query(update, ui.plain("practice_gone"), alert=True)
         return
     await answer_query(update)
-    blocks = (
-        full_practice_blocks(ui, practice, _taxonomy(context)) if full else sources_blocks(ui, practice, titled=True)
-    )
+    blocks = full_practice_blocks(ui, practice, index.taxonomy) if full else sources_blocks(ui, practice, titled=True)
     await send_html(context, update.effective_chat.id, blocks)
 
 
