@@ -58,16 +58,24 @@ def _engine(settings: Settings, refresh: bool = True):
                 f"warning: cannot update the index in {settings.data_dir} ({exc.strerror or exc}); serving it as it is.",
                 err=True,
             )
-        except RuntimeError as exc:  # an index file damaged or missing: no traceback, the message says what to run
-            raise click.ClickException(str(exc)) from None
-    try:
-        engine.reload()
-    except RuntimeError as exc:  # missing or damaged index, or one built by another model: the message says what to run
-        raise click.ClickException(str(exc)) from None
+    engine.reload()  # a missing or damaged index, or one of another model: PeerbotError, see _Group
     return engine
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Every command's PeerbotError (index/errors.py) is printed as its message, which says what to
+    do, without a traceback; any other exception is a bug and keeps its traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from index.errors import PeerbotError
+
+        try:
+            return super().invoke(ctx)
+        except PeerbotError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="peerbot")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -118,7 +126,7 @@ def index(ctx: click.Context, force: bool) -> None:
     Only new or changed passages are embedded; the new index is written beside the old one
     and swapped in at once. If any knowledge file has a problem nothing changes.
     """
-    from index.build import BuildBusy, KnowledgeInvalid, build_index
+    from index.build import KnowledgeInvalid, build_index
 
     settings = _settings(ctx)
     embedder = _embedder(settings)
@@ -130,8 +138,6 @@ def index(ctx: click.Context, force: bool) -> None:
         raise click.ClickException(
             f"index not changed: fix the {len(exc.problems)} problem(s) above, then run `peerbot index` again"
         ) from None
-    except BuildBusy as exc:
-        raise click.ClickException(str(exc)) from None
     if not report.changed:
         click.echo(
             f"Index is up to date: {report.practices} practices, {report.passages} passages ({report.generation})."
@@ -193,12 +199,9 @@ def eval_command(ctx: click.Context, file: Path, as_json: bool, compare: bool) -
     --compare prints BM25 only, dense only, hybrid and centring side by side.
     "relevant": [] marks a question the knowledge cannot answer (it should not be confident).
     """
-    from index.evaluate import EvalFileError, evaluate, read_questions, report_json
+    from index.evaluate import evaluate, read_questions, report_json
 
-    try:
-        questions = read_questions(file)
-    except EvalFileError as exc:
-        raise click.ClickException(str(exc)) from None
+    questions = read_questions(file)
     engine = _engine(_settings(ctx))
     if compare:
         from index.evaluate import compare as compare_variants, comparison_variants

@@ -34,13 +34,10 @@ def purge(ctx: click.Context, days: int) -> None:
     DAYS, and the feedback on those questions; the bytes are overwritten on disk. Users,
     access decisions and language choices stay. Safe while the bot runs.
     """
-    from .maintenance import DataError, purge as purge_rows
+    from .maintenance import purge as purge_rows
 
     settings = _settings(ctx)
-    try:
-        questions, feedback, cutoff = purge_rows(settings.data_dir, days)
-    except DataError as exc:
-        raise click.ClickException(str(exc)) from None
+    questions, feedback, cutoff = purge_rows(settings.data_dir, days)
     click.echo(
         f"Deleted {questions} question(s) and {feedback} feedback row(s) older than {days} day(s) (before {cutoff})."
     )
@@ -59,13 +56,10 @@ def backup(ctx: click.Context, dest: Path) -> None:
     backup API, consistent while the bot runs; the settings (.env, with the bot token) and
     the model are not copied. `peerbot restore DEST` puts it back.
     """
-    from .maintenance import DataError, backup as make_backup
+    from .maintenance import backup as make_backup
 
     settings = _settings(ctx)
-    try:
-        copied = make_backup(settings.data_dir, settings.knowledge_dir, dest)
-    except DataError as exc:
-        raise click.ClickException(str(exc)) from None
+    copied = make_backup(settings.data_dir, settings.knowledge_dir, dest)
     _report("Backed up into", copied)
     click.echo(f"Restore with: peerbot restore {dest}")
 
@@ -83,13 +77,10 @@ def restore(ctx: click.Context, source: Path) -> None:
     no index and no knowledge yet; checks every file against the backup's manifest first.
     Then start the bot with `peerbot run` (users, access decisions and the logs are kept).
     """
-    from .maintenance import DataError, restore as put_back
+    from .maintenance import restore as put_back
 
     settings = _settings(ctx)
-    try:
-        copied = put_back(source, settings.data_dir, settings.knowledge_dir)
-    except DataError as exc:
-        raise click.ClickException(str(exc)) from None
+    copied = put_back(source, settings.data_dir, settings.knowledge_dir)
     _report("Restored into", copied)
     click.echo(f"Knowledge in {settings.knowledge_dir}. Start the bot with: peerbot run")
 

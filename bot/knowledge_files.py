@@ -138,29 +138,30 @@ def _rebuild_or_restore(
     engine: Engine, target: Path, previous: bytes | None, backup_path: Path | None, relative: Path
 ) -> Outcome:
     try:
-        report = engine.rebuild()
-    except BaseException as exc:
-        if previous is None:
-            target.unlink(missing_ok=True)
-        else:
-            write_atomic(target, previous)
-        if isinstance(exc, KnowledgeInvalid):
-            return Outcome(
-                False,
-                problems=relative_problems(exc.problems, engine.knowledge_dir),
-                backup=backup_path,
-                relative_path=relative,
-            )
-        if isinstance(exc, BuildBusy):
-            return Outcome(False, busy=True, reason=str(exc), backup=backup_path, relative_path=relative)
-        if isinstance(exc, Exception):
-            # The build may have got as far as publishing; rebuild from the restored folder.
-            try:
-                engine.rebuild()
-            except Exception:  # noqa: BLE001 - the original failure is what the user is told
-                pass
-            return Outcome(False, reason=f"{type(exc).__name__}: {exc}", backup=backup_path, relative_path=relative)
-        raise
+        try:
+            report = engine.rebuild()
+        except BaseException:  # even an interrupt leaves the folder as it was
+            if previous is None:
+                target.unlink(missing_ok=True)
+            else:
+                write_atomic(target, previous)
+            raise
+    except KnowledgeInvalid as exc:
+        return Outcome(
+            False,
+            problems=relative_problems(exc.problems, engine.knowledge_dir),
+            backup=backup_path,
+            relative_path=relative,
+        )
+    except BuildBusy as exc:
+        return Outcome(False, busy=True, reason=str(exc), backup=backup_path, relative_path=relative)
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the user is told and the folder is restored
+        # The build may have got as far as publishing; rebuild from the restored folder.
+        try:
+            engine.rebuild()
+        except Exception:  # noqa: BLE001 - the original failure is what the user is told
+            pass
+        return Outcome(False, reason=f"{type(exc).__name__}: {exc}", backup=backup_path, relative_path=relative)
     return Outcome(True, report, backup=backup_path, relative_path=relative)
 
 

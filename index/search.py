@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
+from .errors import IndexCorrupt, IndexMissing
 from .knowledge import FrontMatter, Source
 from .lexical import LexicalIndex
 from .taxonomy import Taxonomy
@@ -31,14 +32,6 @@ from .vector_index import read_faiss, search, stored_vectors
 
 ADVISORY_SECTIONS = frozenset({"lessons for basra"})
 LOCAL_LEVELS = ("municipal", "regional")  # the levels whose municipality is a place a question can name
-
-
-class IndexMissing(RuntimeError):
-    pass
-
-
-class IndexCorrupt(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -194,3 +194,25 @@ def test_every_command_help_has_an_example():
         result = invoke(command, "--help")
         assert result.exit_code == 0
         assert re.search(r"\n  Example:\n      [^\n]*peerbot \S", result.output), result.output
+
+
+def test_a_named_error_is_one_line_and_any_other_keeps_its_traceback(env, monkeypatch):
+    import index.engine
+    from index.errors import IndexCorrupt
+
+    def damaged(self):
+        raise IndexCorrupt("the index in X is damaged; run `peerbot index --force` to rebuild it")
+
+    monkeypatch.setattr(index.engine.Engine, "reload", damaged)
+    result = CliRunner().invoke(main, ["ask", "help for the elderly"])
+    assert result.exit_code == 1
+    assert (
+        result.output.splitlines()[-1] == "Error: the index in X is damaged; run `peerbot index --force` to rebuild it"
+    )
+
+    def bug(self):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(index.engine.Engine, "reload", bug)
+    result = CliRunner().invoke(main, ["ask", "help for the elderly"])
+    assert isinstance(result.exception, RuntimeError) and "Error:" not in result.output
