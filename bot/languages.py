@@ -11,7 +11,7 @@ from index.language import detect_language
 
 from .services import Services, services
 from .texts import LANGUAGES
-from .ui import UI
+from .markup import UI
 
 
 def telegram_language(user: User | None) -> str | None:

@@ -19,7 +19,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from .services import services
-from .ui import UI
+from .markup import UI
 
 log = logging.getLogger(__name__)
 

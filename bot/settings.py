@@ -6,18 +6,31 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.embedding import DEFAULT_MODEL
+from index.errors import PeerbotError
 from index.search import RankingConfig
 
 _DEFAULT_RANKING = RankingConfig()
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
-def _env(name: str):
-    return Field(validation_alias=AliasChoices(name, name.lower()))
+class SettingsInvalid(PeerbotError):
+    """The settings do not validate; ``problems`` names each wrong setting and why."""
+
+    def __init__(self, problems: str):
+        self.problems = problems
+        super().__init__(f"invalid settings ({problems}); fix the environment or .env")
+
+
+def load_settings() -> Settings:
+    """The settings from the environment and ``.env``; SettingsInvalid says which are wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsInvalid("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
 
 
 class Settings(BaseSettings):

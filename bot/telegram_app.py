@@ -24,7 +24,7 @@ from .sending import answer_query, notify_admins
 from .services import SERVICES, Services, UserRateLimit, services
 from .settings import Settings
 from .texts import LANGUAGES, Texts
-from .ui import UI
+from .markup import UI
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,10 @@ class Texts:
     def __init__(self, language: str):
         self.language = language if language in LANGUAGES else "en"
 
+    def template(self, key: str) -> str:
+        """The text for ``key`` before values are filled in, English where this language lacks it."""
+        return catalogue(self.language).get(key) or catalogue("en")[key]
+
     def __call__(self, key: str, **values) -> str:
-        template = catalogue(self.language).get(key) or catalogue("en")[key]
+        template = self.template(key)
         return template.format(**values) if values else template

@@ -4,7 +4,7 @@ Handlers decide *what* to show (parse -> check -> engine -> a view -> send); thi
 the one place that decides *how* it looks: the results cards, the topic list and pages, a full
 practice, its sources, an upload's preview, lists of problems, and the buttons under each.
 Every piece of curated or user text is escaped here, and laid out right-to-left in Arabic
-(bot/ui.py, bot/bidi.py); ``bot.sending`` then splits the blocks under Telegram's limit.
+(bot/markup.py, bot/bidi.py); ``bot.sending`` then splits the blocks under Telegram's limit.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from index.problems import Problem
 from index.search import PracticeRecord
 from index.taxonomy import Taxonomy
 
-from . import callbacks as cb
+from . import callback_data as cb
 from .bidi import is_rtl, isolate, rtl_line
 from .reply import Card, cards
 from .texts import LANGUAGES, Texts
-from .ui import UI, embedded, esc, keyboard
+from .markup import UI, embedded, esc, keyboard
 
 if TYPE_CHECKING:
     from .knowledge_files import Outcome

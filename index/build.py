@@ -105,7 +105,7 @@ def build_index(
                 model_id=embedder.model_id,
             )
 
-        reusable = store.stored_vectors(live, embedder.model_id) if not force else {}
+        reusable = store.reusable_vectors(live, embedder.model_id) if not force else {}
         vectors, embedded = _embed(passages, reusable, embedder, progress)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         building = store.index_root(data_dir) / f".building-{stamp}-{os.getpid()}"

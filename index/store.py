@@ -96,7 +96,7 @@ def read_meta(db: sqlite_utils.Database) -> dict[str, str]:
     return {row["key"]: row["value"] for row in db["meta"].rows} if db["meta"].exists() else {}
 
 
-def stored_vectors(folder: Path | None, model_id: str) -> dict[str, np.ndarray]:
+def reusable_vectors(folder: Path | None, model_id: str) -> dict[str, np.ndarray]:
     """Vectors of a previous generation made by the same model, by passage content hash."""
     if folder is None:
         return {}

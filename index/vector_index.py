@@ -61,7 +61,7 @@ class _Vectors:
         self.__array_interface__ = {"shape": shape, "typestr": "<f4", "data": (address, True), "version": 3}
 
 
-def stored_vectors(index) -> np.ndarray | None:
+def faiss_vectors_view(index) -> np.ndarray | None:
     """The vectors a flat or HNSW-flat index holds, as a read-only view without a copy.
 
     At 100k passages a second copy of the vectors (the one the ranking uses for centroids and

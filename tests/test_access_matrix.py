@@ -13,7 +13,7 @@ import json
 import pytest
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import callbacks as cb
+from bot import callback_data as cb
 from bot.telegram_app import PUBLIC_COMMANDS
 from bot.texts import Texts
 from tests.bot_harness import (  # noqa: F401 - fixtures

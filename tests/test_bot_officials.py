@@ -7,7 +7,7 @@ import string
 import pytest
 import yaml
 
-from bot.callbacks import digest as cb_digest
+from bot.callback_data import digest as cb_digest
 from bot.sending import TELEGRAM_LIMIT
 from bot.texts import LANGUAGES, LOCALES, Texts, catalogue
 from tests.bot_harness import (  # noqa: F401 - fixtures
@@ -426,7 +426,7 @@ def test_callback_data_is_short_and_strict():
     from hypothesis import settings as examples
     from hypothesis import strategies as st
 
-    from bot import callbacks as cb
+    from bot import callback_data as cb
 
     assert cb.parse(cb.encode(cb.MORE, 123456789012, 9)).args == ("123456789012", "9")
     assert cb.parse("ap:../../1") is None and cb.parse("m:1:2:3") is None and cb.parse("p:" + "0" * 64) is None

@@ -14,12 +14,12 @@ import telegram
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot import callbacks as cb
+from bot import callback_data as cb
 from bot.reply import Card
 from bot.sending import TELEGRAM_LIMIT, send_html, split_messages
 from bot.views import card_html, full_practice_blocks, sources_blocks
 from bot.texts import LANGUAGES, Texts
-from bot.ui import UI
+from bot.markup import UI
 from index.knowledge import FrontMatter, Source, parse_practice
 from index.problems import Problem
 from index.search import PracticeRecord

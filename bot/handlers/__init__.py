@@ -17,7 +17,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
-from .. import callbacks as cb
+from .. import callback_data as cb
 from . import access_requests, admins, coordinators, gate, officials
 
 COMMANDS = {

@@ -10,14 +10,14 @@ from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from .. import callbacks as cb
+from .. import callback_data as cb
 from ..access import Role
 from ..database import APPROVED, DENIED
 from ..languages import telegram_language
 from ..sending import answer_query, notify_admins, send_html
 from ..services import services
 from ..texts import LANGUAGES
-from ..ui import UI
+from ..markup import UI
 from ..views import decision_keyboard
 from .roles import requires
 

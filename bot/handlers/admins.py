@@ -13,7 +13,7 @@ from ..access import Role
 from ..charts import stats_chart
 from ..sending import reply_html
 from ..services import services
-from ..ui import UI, esc
+from ..markup import UI, esc
 from ..views import failure_blocks
 from .roles import requires
 

@@ -19,13 +19,13 @@ from telegram.ext import ContextTypes
 from index.knowledge import MAX_FILE_BYTES
 from index.problems import short
 
-from .. import callbacks as cb
+from .. import callback_data as cb
 from .. import knowledge_files as kf
 from ..access import Role
 from ..database import UPLOAD_CANCELLED, UPLOAD_FAILED, UPLOAD_PUBLISHED, UPLOAD_PUBLISHING
 from ..sending import answer_query, reply_html, send_html
 from ..services import services
-from ..ui import UI
+from ..markup import UI
 from ..views import failure_blocks, preview_blocks, preview_keyboard, problems_blocks
 from .roles import requires
 

@@ -16,13 +16,13 @@ from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from .. import callbacks as cb
+from .. import callback_data as cb
 from ..access import Role
 from ..database import DENIED, PENDING
 from ..languages import interface_language, telegram_language
 from ..sending import answer_query, reply_html
 from ..services import services
-from ..ui import UI
+from ..markup import UI
 from ..views import request_access_keyboard
 
 

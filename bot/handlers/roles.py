@@ -18,7 +18,7 @@ from ..access import Role
 from ..languages import interface_language
 from ..sending import answer_query, reply_html
 from ..services import services
-from ..ui import UI
+from ..markup import UI
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from string import Formatter
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from .bidi import RLM, is_rtl, isolate, rtl_line
-from .texts import LANGUAGES, Texts, catalogue
+from .texts import LANGUAGES, Texts
 
 
 def esc(text: object) -> str:
@@ -52,7 +52,7 @@ class UI:
         if not is_rtl(self.language):
             return esc(self.texts(key, **values))
         parts = []
-        for literal, name, spec, conversion in Formatter().parse(self._template(key)):
+        for literal, name, spec, conversion in Formatter().parse(self.texts.template(key)):
             if literal:
                 parts.append(rtl_line(literal)[len(RLM) :])
             if name is not None:
@@ -60,9 +60,6 @@ class UI:
                 value = repr(value) if conversion == "r" else str(value) if conversion == "s" else value
                 parts.append(isolate(format(value, spec or "")))
         return esc("\n".join(RLM + line if line.strip() else line for line in "".join(parts).split("\n")))
-
-    def _template(self, key: str) -> str:
-        return catalogue(self.language).get(key) or catalogue("en")[key]
 
     def line(self, text: str) -> str:
         """Arbitrary curated text (a title, a problem) as one safe HTML paragraph."""
