@@ -5,7 +5,7 @@
 side of the load. With ``--batcher`` it first applies,
 at run time, the one-line change proposed for the bot (docs/benchmarks.md): questions the
 handlers send to ``Engine.ask`` through ``Services.blocking`` go to an
-``index.query_batcher.QueryBatcher`` instead, so concurrent questions share model calls.
+``bench.query_batcher.QueryBatcher`` instead, so concurrent questions share model calls.
 Nothing in bot/ is edited; the patch lives only in this process.
 """
 
@@ -16,9 +16,9 @@ import sys
 
 
 def install_batcher() -> None:
+    from bench.query_batcher import QueryBatcher
     from bot.services import Services
     from index.engine import Engine
-    from index.query_batcher import QueryBatcher
 
     original = Services.blocking
     batchers: dict[int, QueryBatcher] = {}

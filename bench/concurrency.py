@@ -33,7 +33,7 @@ def _question(ctx: Context, user: int, k: int) -> str:
 
 
 async def _engine_load(ctx: Context, batched: bool) -> dict:
-    from index.query_batcher import QueryBatcher
+    from bench.query_batcher import QueryBatcher
 
     engine = ctx.engine
     users, each = _load(ctx)

@@ -105,7 +105,9 @@ def run(ctx: Context) -> list[Section]:
         beyond.append(time.perf_counter() - started)
 
     p50 = {name: percentile(values, 50) for name, values in times.items()}
-    paired = lambda a, b: median([x / y for x, y in zip(per_question[a], per_question[b])])
+
+    def paired(a, b):
+        return median([x / y for x, y in zip(per_question[a], per_question[b])])
 
     s = floor_section
     s.add("floor: encode_query + bare FAISS search, p50 / p95 / p99", pcts(times["floor"]))
@@ -157,7 +159,10 @@ def run(ctx: Context) -> list[Section]:
     labelled = [q for q in questions if q.relevant]
     if labelled:
         position = {q.question: n for n, q in enumerate(questions)}
-        answered = lambda name: lambda text: _ids(outputs[name][position[text]])
+
+        def answered(name):
+            return lambda text: _ids(outputs[name][position[text]])
+
         systems = {"ours": answered("ours")}
         if peer:
             systems["LangChain (e5 prompts)"] = answered("langchain")
@@ -211,8 +216,8 @@ def _fold(documents, k: int) -> list[str]:
 def _reply_renderer():
     from bot.reply import cards, render_plain
     from bot.sending import split_messages
-    from bot.views import card_html
     from bot.texts import Texts
+    from bot.views import card_html
 
     def render(answer) -> None:
         language = answer.language

@@ -36,7 +36,7 @@ ranking mode; all tests green):
   M=48, efConstruction=120, efSearch=512 (recall@10 0.95 -> 0.997 at 100k).
 - `index/query_filters.py` — the list of place names is computed once per loaded index, not
   for every question (at 10k practices it cost more than the ranking).
-- `index/query_batcher.py` — new: the asyncio micro-batcher for concurrent questions.
+- `bench/query_batcher.py` — new: the asyncio micro-batcher for concurrent questions.
 
 Proposed, not made (outside this work's files):
 
@@ -92,7 +92,7 @@ METHOD = """\
 6. **Many users at once** — `peerbot run` as a subprocess against the Bot API emulator
    (`tests/tg_emulator.py`); simulated officials send questions through it and the replies are
    counted per chat. The engine-level rows compare one `Engine.ask` per question in worker
-   threads with `index.query_batcher.QueryBatcher` (one `encode_queries` call per batch).
+   threads with `bench.query_batcher.QueryBatcher` (one `encode_queries` call per batch).
 7. **Cold start** — subprocess wall times; heavy imports checked with `python -X importtime`.
 """
 

@@ -286,16 +286,16 @@ def serve(spec: dict) -> dict:
             recall[str(k)] = float(np.mean(found))
         result["recall"] = recall
         approximate = [
-            [h.practice.id for h in index.rank(t, v, l, config, 3).hits]
-            for t, l, v in zip(questions["texts"], questions["languages"], vectors)
+            [h.practice.id for h in index.rank(t, v, lang, config, 3).hits]
+            for t, lang, v in zip(questions["texts"], questions["languages"], vectors)
         ]
         flat = faiss.IndexFlatIP(index.matrix.shape[1])
         flat.add(index.matrix)
         hnsw, index.vectors = index.vectors, flat
         exact_times, exact_answers = [], []
-        for t_, l, v in zip(questions["texts"], questions["languages"], vectors):
+        for t_, lang, v in zip(questions["texts"], questions["languages"], vectors):
             t = time.perf_counter()
-            exact_answers.append([h.practice.id for h in index.rank(t_, v, l, config, 3).hits])
+            exact_answers.append([h.practice.id for h in index.rank(t_, v, lang, config, 3).hits])
             exact_times.append(time.perf_counter() - t)
         index.vectors = hnsw
         result["top3_agreement"] = float(np.mean([a == b for a, b in zip(approximate, exact_answers)]))

@@ -8,7 +8,7 @@ numbers travel in the text message sent with the chart.
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 6.0, 100  # 1000 x 600 px
 BLUE, GREEN, RED, GREY = "#2b6cb0", "#2f855a", "#c53030", "#a0aec0"
@@ -19,7 +19,7 @@ def stats_chart(stats: dict, days: int = 14, today: date | None = None) -> bytes
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     first = today - timedelta(days=days - 1)
     counts = {day: count for day, count in stats.get("per_day", [])}
     span = [first + timedelta(days=i) for i in range(days)]

@@ -198,7 +198,8 @@ def eval_command(ctx: click.Context, file: Path, as_json: bool, compare: bool) -
     questions = read_questions(file)
     engine = _engine(_settings(ctx))
     if compare:
-        from index.evaluate import compare as compare_variants, comparison_variants
+        from index.evaluate import compare as compare_variants
+        from index.evaluate import comparison_variants
 
         table = compare_variants(engine, questions, comparison_variants(engine.config))
         click.echo(json.dumps(table, ensure_ascii=False) if as_json else format_comparison(table))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .database import DB_NAME
@@ -188,7 +188,7 @@ def build_datasette(data_dir: Path, folder: Path):
     copy = snapshot(source, Path(folder))
     return Datasette(
         immutables=[str(copy)],
-        metadata=metadata(source, datetime.now(timezone.utc)),
+        metadata=metadata(source, datetime.now(UTC)),
         settings={"allow_download": False, "sql_time_limit_ms": 3000, "default_page_size": 50},
     )
 

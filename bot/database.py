@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -114,7 +114,7 @@ class UploadRow:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _stamp(moment: datetime | None = None) -> str:
@@ -131,7 +131,7 @@ class BotDatabase:
         migrations.apply(self.db)
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> "BotDatabase":
+    def in_data_dir(cls, data_dir: Path) -> BotDatabase:
         return cls(Path(data_dir) / DB_NAME)
 
     def close(self) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .settings import Settings, SettingsInvalid, load_settings
 
@@ -65,7 +65,7 @@ def data_folder(settings: Settings) -> Check:
             "data",
             FAIL,
             f"{folder} is not writable by uid {os.getuid()}",
-            f"make it writable (chown/chmod), or set PEERBOT_DATA_DIR to a folder that is",
+            "make it writable (chown/chmod), or set PEERBOT_DATA_DIR to a folder that is",
         )
     return Check("data", OK, f"{folder} is writable" + ("" if existing == folder else " (will be created)"))
 
@@ -85,7 +85,7 @@ def knowledge_folder(settings: Settings):
             "knowledge",
             FAIL,
             f"{len(kb.problems)} problem(s) in {files} file(s) of {folder}",
-            f"run `peerbot check` to see them, then fix the files",
+            "run `peerbot check` to see them, then fix the files",
         )
     if not kb.practices:
         return kb, Check(
@@ -234,7 +234,7 @@ def database_check(settings: Settings) -> Check:
             f"{path} is damaged ({integrity})",
             "restore it from a backup, or move it away (the bot starts a new one)",
         )
-    known = {m.name for m in migrations._migrations}
+    known = {m.name for m in migrations._migrations}  # noqa: SLF001 - sqlite-utils lists the steps nowhere else
     unknown = [name for name in applied if name not in known]
     if unknown:
         return Check(

@@ -13,10 +13,11 @@ All functions here block (disk, embedding): the bot runs them in its worker thre
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from index.build import BuildBusy, BuildReport, KnowledgeInvalid
@@ -24,6 +25,8 @@ from index.engine import Engine
 from index.knowledge import ID_PATTERN, Practice, load_knowledge, parse_practice, practice_files
 from index.problems import Problem
 from index.taxonomy import load_taxonomy
+
+log = logging.getLogger(__name__)
 
 SAFE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\.md$")
 MAX_NAME = 83  # an 80-character id + ".md"
@@ -41,7 +44,6 @@ def is_safe_name(name: str | None) -> bool:
 
 @dataclass
 class Checked:
-    name: str
     relative_path: Path  # where the file will be written, relative to the knowledge folder
     practice: Practice | None
     problems: list[Problem] = field(default_factory=list)
@@ -91,9 +93,7 @@ def check_upload(knowledge_dir: Path, name: str, data: bytes) -> Checked:
                     f"duplicate id '{practice.id}', also used by {other.as_posix()} (ids must be unique across the folder)",
                 )
             )
-    return Checked(
-        name, relative, practice if not problems else None, relative_problems(problems, knowledge_dir), replaces
-    )
+    return Checked(relative, practice if not problems else None, relative_problems(problems, knowledge_dir), replaces)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -110,7 +110,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def backup(data_dir: Path, kind: str, name: str, data: bytes) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = Path(data_dir) / BACKUPS / kind / f"{stamp}-{name}"
     write_atomic(path, data)
     return path
@@ -124,7 +124,6 @@ class Outcome:
     busy: bool = False
     reason: str = ""
     backup: Path | None = None
-    relative_path: Path | None = None
 
 
 def relative_problems(problems: list[Problem], knowledge_dir: Path) -> list[Problem]:
@@ -134,9 +133,7 @@ def relative_problems(problems: list[Problem], knowledge_dir: Path) -> list[Prob
     return [Problem(p.path.removeprefix(prefix), p.field, p.message) for p in problems]
 
 
-def _rebuild_or_restore(
-    engine: Engine, target: Path, previous: bytes | None, backup_path: Path | None, relative: Path
-) -> Outcome:
+def _rebuild_or_restore(engine: Engine, target: Path, previous: bytes | None, backup_path: Path | None) -> Outcome:
     try:
         try:
             report = engine.rebuild()
@@ -151,18 +148,17 @@ def _rebuild_or_restore(
             False,
             problems=relative_problems(exc.problems, engine.knowledge_dir),
             backup=backup_path,
-            relative_path=relative,
         )
     except BuildBusy as exc:
-        return Outcome(False, busy=True, reason=str(exc), backup=backup_path, relative_path=relative)
+        return Outcome(False, busy=True, reason=str(exc), backup=backup_path)
     except Exception as exc:  # noqa: BLE001 - whatever failed, the user is told and the folder is restored
         # The build may have got as far as publishing; rebuild from the restored folder.
         try:
             engine.rebuild()
-        except Exception:  # noqa: BLE001 - the original failure is what the user is told
-            pass
-        return Outcome(False, reason=f"{type(exc).__name__}: {exc}", backup=backup_path, relative_path=relative)
-    return Outcome(True, report, backup=backup_path, relative_path=relative)
+        except Exception:
+            log.warning("rebuilding from the restored knowledge folder failed too", exc_info=True)
+        return Outcome(False, reason=f"{type(exc).__name__}: {exc}", backup=backup_path)
+    return Outcome(True, report, backup=backup_path)
 
 
 def publish(engine: Engine, data_dir: Path, name: str, data: bytes) -> Outcome:
@@ -175,7 +171,7 @@ def publish(engine: Engine, data_dir: Path, name: str, data: bytes) -> Outcome:
     previous = target.read_bytes() if target.is_file() else None
     backup_path = backup(data_dir, "knowledge", name, previous) if previous is not None else None
     write_atomic(target, data)
-    return _rebuild_or_restore(engine, target, previous, backup_path, checked.relative_path)
+    return _rebuild_or_restore(engine, target, previous, backup_path)
 
 
 def find_practice_file(engine: Engine, practice_id: str) -> Path | None:
@@ -197,7 +193,7 @@ def remove(engine: Engine, data_dir: Path, relative: Path) -> Outcome:
     previous = target.read_bytes()
     backup_path = backup(data_dir, "removed", target.name, previous)  # copy, then delete: data may be another disk
     target.unlink()
-    return _rebuild_or_restore(engine, target, previous, backup_path, relative)
+    return _rebuild_or_restore(engine, target, previous, backup_path)
 
 
 def reindex(engine: Engine) -> Outcome:

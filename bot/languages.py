@@ -9,9 +9,9 @@ from telegram.ext import ContextTypes
 
 from index.language import detect_language
 
+from .markup import UI
 from .services import Services, services
 from .texts import LANGUAGES
-from .markup import UI
 
 
 def telegram_language(user: User | None) -> str | None:

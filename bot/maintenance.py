@@ -28,13 +28,13 @@ import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from index import store
-from index.model_cache import sha256_file
 from index.build import BuildBusy, build_lock
 from index.errors import PeerbotError
+from index.model_cache import sha256_file
 
 from .database import DB_NAME, BotDatabase
 from .knowledge_files import BACKUPS
@@ -66,7 +66,7 @@ def purge(data_dir: Path, older_than_days: int) -> tuple[int, int, str]:
     path = Path(data_dir) / DB_NAME
     if not path.is_file():
         raise DataError(f"no bot database at {path}: nothing to purge")
-    cutoff = datetime.now(timezone.utc) - timedelta(days=older_than_days)
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
     database = BotDatabase(path)
     try:
         questions, feedback = database.purge(cutoff)
@@ -100,7 +100,7 @@ def backup(data_dir: Path, knowledge_dir: Path, dest: Path, lock_wait: float = L
     copied = Copied(dest, rows, _count(dest / KNOWLEDGE), live.name if live else None, _count(dest / BACKUPS))
     manifest = {
         "format": 1,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": {"data_dir": str(data_dir.resolve()), "knowledge_dir": str(knowledge_dir.resolve())},
         "rows": rows,
         "generation": copied.generation,

@@ -20,11 +20,11 @@ from .access import Access
 from .database import BotDatabase
 from .languages import interface_language, question_language, reply_language
 from .logging_setup import configure_logging, install_token_redaction, redact
+from .markup import UI
 from .sending import answer_query, notify_admins
 from .services import SERVICES, Services, UserRateLimit, services
 from .settings import Settings
 from .texts import LANGUAGES, Texts
-from .markup import UI
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,6 @@ def build_application(settings: Settings, engine: Engine, database: BotDatabase)
         access=Access(settings, database),
         rate=UserRateLimit(settings.rate_limit_per_minute, 60.0),
     )
-    application.bot_data.update(settings=settings, engine=engine, database=database)
     handlers.register(application)
     application.add_error_handler(on_error)
     return application

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -11,7 +11,7 @@ LOCALES = Path(__file__).with_name("locales")
 LANGUAGES = ("en", "ar", "sl")
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(language: str) -> dict[str, str]:
     path = LOCALES / f"{language}.yaml"
     if language not in LANGUAGES or not path.is_file():

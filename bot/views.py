@@ -24,9 +24,9 @@ from index.taxonomy import Taxonomy
 
 from . import callback_data as cb
 from .bidi import is_rtl, isolate, rtl_line
+from .markup import UI, embedded, esc, keyboard
 from .reply import Card, cards
 from .texts import LANGUAGES, Texts
-from .markup import UI, embedded, esc, keyboard
 
 if TYPE_CHECKING:
     from .knowledge_files import Outcome

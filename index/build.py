@@ -14,11 +14,11 @@ import shutil
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -107,7 +107,7 @@ def build_index(
 
         reusable = store.reusable_vectors(live, embedder.model_id) if not force else {}
         vectors, embedded = _embed(passages, reusable, embedder, progress)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         building = store.index_root(data_dir) / f".building-{stamp}-{os.getpid()}"
         building.mkdir(parents=True)
         generation = building.with_name(f"gen-{stamp}-{os.getpid()}")
@@ -227,7 +227,7 @@ def _write_generation(
                 [
                     {"key": "model_id", "value": embedder.model_id},
                     {"key": "dimension", "value": str(embedder.dimension)},
-                    {"key": "built_at", "value": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                    {"key": "built_at", "value": datetime.now(UTC).isoformat(timespec="seconds")},
                     {"key": "fingerprint", "value": fingerprint},
                     {"key": "practices", "value": str(len(kb.practices))},
                     {"key": "passages", "value": str(len(passages))},

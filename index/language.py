@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-SUPPORTED = ("en", "ar", "sl")
-
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _SLOVENIAN_LETTERS = re.compile(r"[čšžČŠŽ]")

@@ -15,7 +15,7 @@ class LexicalIndex:
         self.size = size
 
     @classmethod
-    def build(cls, texts: list[str]) -> "LexicalIndex":
+    def build(cls, texts: list[str]) -> LexicalIndex:
         import bm25s
 
         retriever = bm25s.BM25()
@@ -27,7 +27,7 @@ class LexicalIndex:
         self.retriever.save(str(folder))
 
     @classmethod
-    def load(cls, folder: Path, size: int) -> "LexicalIndex":
+    def load(cls, folder: Path, size: int) -> LexicalIndex:
         import bm25s
 
         return cls(bm25s.BM25.load(str(folder)), size)

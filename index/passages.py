@@ -26,7 +26,7 @@ class Passage:
 
     @property
     def content_hash(self) -> str:
-        return hashlib.sha256(f"{self.kind}\x1f{self.language}\x1f{self.text}".encode("utf-8")).hexdigest()
+        return hashlib.sha256(f"{self.kind}\x1f{self.language}\x1f{self.text}".encode()).hexdigest()
 
 
 def practice_passages(practice: Practice) -> list[Passage]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -28,7 +28,6 @@ from .knowledge import FrontMatter, Source
 from .lexical import LexicalIndex
 from .taxonomy import Taxonomy
 from .vector_index import faiss_vectors_view, read_faiss, search
-
 
 ADVISORY_SECTIONS = frozenset({"lessons for basra"})
 LOCAL_LEVELS = ("municipal", "regional")  # the levels whose municipality is a place a question can name
@@ -49,7 +48,7 @@ class RankingConfig:
     min_centred_score: float = 0.015
     place_filters: bool = True  # a municipality named in the question restricts the answer
 
-    def variant(self, **changes) -> "RankingConfig":
+    def variant(self, **changes) -> RankingConfig:
         return replace(self, **changes)
 
 
@@ -131,7 +130,6 @@ class Ranking:
     filtered_out: bool = False  # filters left no practice at all
     top_dense: float = 0.0
     top_centred: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 class SearchIndex:
@@ -158,7 +156,6 @@ class SearchIndex:
         self.dimension = int(meta["dimension"])
         self.passage_language = np.array([p.language for p in passages])
         self.passage_practice = [p.practice_id for p in passages]
-        self.passage_practice_array = np.array(self.passage_practice, dtype=object)
         # Confidence rests on what the practice's sources say, not on the curators' advice: a
         # "Lessons for Basra" section mentions Basra and general advice, so it resembles almost
         # any question about Basra, including ones the knowledge cannot answer.
@@ -211,14 +208,14 @@ class SearchIndex:
         return {practice_digest(pid): practice for pid, practice in self.practices.items()}
 
     @classmethod
-    def load(cls, data_dir: Path) -> "SearchIndex":
+    def load(cls, data_dir: Path) -> SearchIndex:
         folder = store.current_generation(Path(data_dir))
         if folder is None:
             raise IndexMissing(f"no index in {store.index_root(Path(data_dir))}: run `peerbot index` to build it")
         return cls.load_generation(folder)
 
     @classmethod
-    def load_generation(cls, folder: Path) -> "SearchIndex":
+    def load_generation(cls, folder: Path) -> SearchIndex:
         try:
             vectors = read_faiss(folder / store.FAISS_NAME)
             # The ranking's copy of the vectors is a view of FAISS's own when it has one (flat and

@@ -32,7 +32,6 @@ CURRENT = "CURRENT"
 DB_NAME = "index.db"
 FAISS_NAME = "index.faiss"
 BM25_DIR = "bm25"
-KEEP_GENERATIONS = 2  # the live one and the one before it
 
 migrations = Migrations("peerbot-index")
 

@@ -48,7 +48,7 @@ class Taxonomy:
     target_groups: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def contract_default(cls) -> "Taxonomy":
+    def contract_default(cls) -> Taxonomy:
         """Keys only, English labels made from the key: used when taxonomy.yaml is unusable."""
 
         def labels(keys):

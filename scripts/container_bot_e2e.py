@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.tg_emulator import TelegramEmulator  # noqa: E402
+from tests.tg_emulator import TelegramEmulator
 
 TOKEN = "123456789:AAH-container-check-0123456789abcdef"
 OFFICIAL, ADMIN = 4242, 4343

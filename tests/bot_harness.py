@@ -21,14 +21,14 @@ from bot.telegram_app import ALLOWED_UPDATES, build_application
 from index.engine import Engine
 from index.search import RankingConfig
 from tests.conftest import FIXTURE_KNOWLEDGE
-from tests.fake_embedder import HashEmbedder
+from tests.fake_embedder import HASH_RANKING, HashEmbedder
 from tests.tg_emulator import TelegramEmulator
 
 # A token shaped like a real one: its secret half is long enough to be redacted on its own too.
 TOKEN = "123456789:AAH-peerbot-TEST-secret-0123456789abc"
 BOT_USERNAME = "peerbot_test_bot"
 ADMIN, COORDINATOR, OFFICIAL, ARAB_OFFICIAL, STRANGER = 1001, 1002, 1003, 1004, 2001
-RANKING = {"min_dense_score": 0.25, "min_centred_score": 0.05}  # what "confident" means for the hash embedder
+RANKING = HASH_RANKING
 
 RLM, FSI, PDI = "\u200f", "\u2068", "\u2069"
 

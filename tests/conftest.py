@@ -7,13 +7,16 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from tests.fake_embedder import HASH_RANKING, HashEmbedder  # importing registers the "test-hash" embedder
+
 # CI replays the same examples every run, so a submission lands or fails on its own code; local
 # runs keep exploring new examples (that is how the explicit-tag YAML crash was found).
 hypothesis_settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
-from tests.fake_embedder import HashEmbedder  # noqa: F401 - importing registers the "test-hash" embedder
+# The Telegram fixtures (emulator, built_index, engine, settings, bot) and the emulator's own.
+pytest_plugins = ["tests.tg_emulator", "tests.bot_harness"]  # the emulator first: the harness imports it
 
 FIXTURE_KNOWLEDGE = Path(__file__).parent / "fixtures" / "knowledge"
 
@@ -43,9 +46,8 @@ def env(monkeypatch, knowledge: Path, data_dir: Path) -> dict[str, str]:
         "PEERBOT_KNOWLEDGE_DIR": str(knowledge),
         "PEERBOT_DATA_DIR": str(data_dir),
         "PEERBOT_EMBEDDING_MODEL": "test-hash:64",
-        # The hash embedder's cosines are lower than e5's; these keep "confident" meaningful for it.
-        "PEERBOT_MIN_DENSE_SCORE": "0.25",
-        "PEERBOT_MIN_CENTRED_SCORE": "0.05",
+        "PEERBOT_MIN_DENSE_SCORE": str(HASH_RANKING["min_dense_score"]),
+        "PEERBOT_MIN_CENTRED_SCORE": str(HASH_RANKING["min_centred_score"]),
     }
     for name in ("TELEGRAM_BOT_TOKEN", "PEERBOT_ALLOWED_USERS", "PEERBOT_ADMINS", "PEERBOT_COORDINATORS"):
         monkeypatch.delenv(name, raising=False)

@@ -136,7 +136,7 @@ def check_log(database, plan: Plan) -> list[str]:
     """Every answered question is in the question log exactly once, for the user who asked it."""
     problems = []
     users = set(plan.users)
-    rows = database._all("select user_id, question from questions")  # noqa: SLF001
+    rows = database._all("select user_id, question from questions")
     logged = Counter((r["user_id"], r["question"]) for r in rows if r["user_id"] in users)
     sent = Counter(plan.sends)
     for key, count in logged.items():

@@ -16,7 +16,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot import callback_data as cb
 from bot.telegram_app import PUBLIC_COMMANDS
 from bot.texts import Texts
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     ARAB_OFFICIAL,
     BOT_USERNAME,
@@ -24,10 +24,7 @@ from tests.bot_harness import (  # noqa: F401 - fixtures
     NEW_PRACTICE,
     OFFICIAL,
     STRANGER,
-    built_index,
     buttons,
-    emulator,
-    engine,
     make_settings,
     start_bot,
 )
@@ -56,7 +53,8 @@ NEEDS = {
     cb.DENY: "admin",
     cb.PUBLISH: "coordinator",
     cb.CANCEL: "coordinator",
-    **({cb.NARROW: "official", cb.NARROW_TOPIC: "official"} if hasattr(cb, "NARROW") else {}),
+    cb.NARROW: "official",
+    cb.NARROW_TOPIC: "official",
 }
 RANK = {"anyone": 0, "official": 1, "coordinator": 2, "admin": 3}
 EXAMPLES = {  # one well-formed press of each kind
@@ -72,7 +70,8 @@ EXAMPLES = {  # one well-formed press of each kind
     cb.DENY: "dn:5",
     cb.PUBLISH: "pub:1",
     cb.CANCEL: "cx:1",
-    **({cb.NARROW: "n:1", cb.NARROW_TOPIC: "nt:1:health"} if hasattr(cb, "NARROW") else {}),
+    cb.NARROW: "n:1",
+    cb.NARROW_TOPIC: "nt:1:health",
 }
 USERS = {STRANGER: "anyone", PENDING: "anyone", DENIED: "anyone", OFFICIAL: "official", COORDINATOR: "coordinator"}
 
@@ -93,7 +92,7 @@ async def bot(emulator, knowledge, data_dir, engine):
 def state(bot, knowledge) -> str:
     """Everything a refused action could have changed: every table, and the knowledge folder."""
     db = bot.database
-    tables = {t: db._all(f"select * from {t}") for t in ("users", "preferences", "questions", "feedback", "uploads")}  # noqa: SLF001
+    tables = {t: db._all(f"select * from {t}") for t in ("users", "preferences", "questions", "feedback", "uploads")}  # noqa: S608 - literal table names
     files = {str(p.relative_to(knowledge)): p.read_bytes().hex() for p in sorted(knowledge.rglob("*")) if p.is_file()}
     return json.dumps([tables, files], default=str, sort_keys=True)
 
@@ -116,7 +115,7 @@ def test_the_tables_cover_every_command_and_button_the_bot_registers(emulator, k
         assert commands == set(PUBLIC_COMMANDS) | set(ADMIN_COMMANDS)
         patterns = [h.pattern for h in handlers if isinstance(h, CallbackQueryHandler) and callable(h.pattern)]
         kinds = {action for action, data in EXAMPLES.items() if any(pattern(data) for pattern in patterns)}
-        assert set(NEEDS) == set(EXAMPLES) == set(cb._FORMS) == kinds  # noqa: SLF001
+        assert set(NEEDS) == set(EXAMPLES) == set(cb._FORMS) == kinds
     finally:
         database.close()
 
@@ -143,10 +142,9 @@ async def example_data(bot) -> dict[str, str]:
         cb.DENY: cb.encode(cb.DENY, PENDING),
         cb.PUBLISH: cb.encode(cb.PUBLISH, upload),
         cb.CANCEL: cb.encode(cb.CANCEL, upload),
+        cb.NARROW: cb.encode(cb.NARROW, question),
+        cb.NARROW_TOPIC: cb.encode(cb.NARROW_TOPIC, question, "local-business"),
     }
-    if hasattr(cb, "NARROW"):
-        data[cb.NARROW] = cb.encode(cb.NARROW, question)
-        data[cb.NARROW_TOPIC] = cb.encode(cb.NARROW_TOPIC, question, "local-business")
     assert set(data) == set(NEEDS)
     return data
 
@@ -160,7 +158,7 @@ def refusal(user: int, kind: str) -> str:
 async def a_message_with_buttons(bot, user: int, data: list[str]):
     """A bot message in the user's chat carrying the given buttons (forged: data is untrusted)."""
     [message] = await bot.say(user, "/help")
-    bot.emulator._messages[(user, message.message_id)]["reply_markup"] = {  # noqa: SLF001
+    bot.emulator._messages[(user, message.message_id)]["reply_markup"] = {
         "inline_keyboard": [[{"text": "x", "callback_data": d}] for d in data]
     }
     return message
@@ -175,7 +173,7 @@ async def test_every_button_is_refused_to_everyone_without_its_role(bot, knowled
             if RANK[role] >= RANK[NEEDS[kind]]:
                 continue
             before, sent_before = state(bot, knowledge), len(bot.emulator.calls_of("sendMessage"))
-            answer, new = await bot.press(user, messages[user], data[kind])
+            answer, _new = await bot.press(user, messages[user], data[kind])
             assert answer["text"] == refusal(user, kind), (user, kind)
             assert answer.get("show_alert") is True, (user, kind)
             await bot.settle(0.02)
@@ -262,12 +260,12 @@ async def test_groups_follow_the_documented_policy(bot):
     assert answer.text.startswith(EN("results_intro")) and answer.reply_to_message is not None
     # A stranger replying to the bot's answer addresses it: refused, as a reply, without a button.
     before = len(bot.messages(group))
-    bot.emulator._user_message(  # noqa: SLF001 - the emulator has no helper for replies
+    bot.emulator._user_message(
         {"id": STRANGER, "is_bot": False, "first_name": "Zaid"},
         "supergroup",
         group,
         {"text": "and for us?", "reply_to_message": bot.emulator._messages[(group, answer.message_id)]},
-    )  # noqa: SLF001
+    )
     [refused] = await bot.expect(group, before)
     assert refused.text == EN("access_refused") and buttons(refused) == [] and refused.reply_to_message is not None
     # The answer's buttons work for the official and are refused to the stranger, in the group too.
@@ -294,7 +292,7 @@ async def test_groups_follow_the_documented_policy(bot):
 async def test_ids_in_buttons_are_checked_again(bot):
     """Valid-looking data whose ids do not fit the presser, the chat or the database."""
     data = await example_data(bot)
-    [other] = await bot.say(ARAB_OFFICIAL, QUESTION)  # question 2, asked in another chat
+    [_other] = await bot.say(ARAB_OFFICIAL, QUESTION)  # question 2, asked in another chat
     foreign = bot.database.question(2).id
     cases = {
         cb.encode(cb.FEEDBACK, foreign, "d"): EN("button_invalid"),
@@ -305,10 +303,9 @@ async def test_ids_in_buttons_are_checked_again(bot):
         cb.encode(cb.CANCEL, 999): EN("upload_not_pending"),
         cb.encode(cb.FULL, cb.digest("no-such-practice"), "en"): EN("practice_gone"),
         cb.encode(cb.TOPIC, "no-such-topic", 0, "en"): EN("topic_empty"),
+        cb.encode(cb.NARROW, foreign): EN("button_invalid"),
+        cb.encode(cb.NARROW_TOPIC, foreign, "local-business"): EN("button_invalid"),
     }
-    if hasattr(cb, "NARROW"):
-        cases[cb.encode(cb.NARROW, foreign)] = EN("button_invalid")
-        cases[cb.encode(cb.NARROW_TOPIC, foreign, "local-business")] = EN("button_invalid")
     message = await a_message_with_buttons(bot, ADMIN, list(cases))  # an admin: the role is not what stops these
     for item, expected in cases.items():
         answer, _ = await bot.press(ADMIN, message, item)

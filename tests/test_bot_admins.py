@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.texts import Texts
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     ARAB_OFFICIAL,
     FSI,
@@ -15,12 +15,7 @@ from tests.bot_harness import (  # noqa: F401 - fixtures
     PDI,
     RLM,
     bold,
-    bot,
-    built_index,
     button,
-    emulator,
-    engine,
-    settings,
 )
 
 EN, AR = Texts("en"), Texts("ar")
@@ -28,7 +23,7 @@ KOCEVJE = "kocevje-cash-free-food-packages"
 
 
 async def test_status(bot):
-    [reply] = await bot.say(OFFICIAL, "rent exemption for business premises")
+    [_reply] = await bot.say(OFFICIAL, "rent exemption for business premises")
     [status] = await bot.say(ADMIN, "/status")
     lines = status.text.split("\n")
     assert lines[0] == "Model: test-hash:64"
@@ -52,7 +47,7 @@ async def test_gaps_lists_the_most_frequent_unanswered_questions(bot):
     await bot.say(ARAB_OFFICIAL, "زقزقة الكواكب البعيدة")
     [gaps] = await bot.say(ADMIN, "/gaps")
     lines = [line for line in gaps.text.split("\n") if line]
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     assert lines[0] == EN("gaps_title")
     assert lines[1] == f"2× XYZZY ({'en'}; last asked {today})"
     assert len(lines) == 4 and not any("rent" in line for line in lines)
@@ -65,7 +60,7 @@ async def test_stats_counts_questions_languages_and_feedback(bot):
     await bot.say(ARAB_OFFICIAL, "إعفاء الشركات من إيجار المباني البلدية")
     await bot.say(OFFICIAL, "xyzzy")
     [stats, _chart] = await bot.say(ADMIN, "/stats", count=2)  # the chart: tests/test_charts.py
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     assert stats.text.startswith(EN("stats", total=3, confident=2, up=1, down=0, languages="en 2, ar 1"))
     assert stats.text.endswith(f"{EN('stats_days', days=14)}\n{today}: 3")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from bot import knowledge_files as kf
 from bot.texts import Texts
 from index.knowledge import MAX_FILE_BYTES, load_knowledge
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     ARAB_OFFICIAL,
     COORDINATOR,
@@ -17,14 +17,9 @@ from tests.bot_harness import (  # noqa: F401 - fixtures
     PDI,
     RLM,
     bold,
-    bot,
-    built_index,
     button,
     buttons,
-    emulator,
-    engine,
     links,
-    settings,
 )
 
 EN, AR = Texts("en"), Texts("ar")
@@ -146,8 +141,8 @@ async def test_invalid_files_list_their_problems(bot, knowledge):
     assert buttons(reply) == []
     for content in (
         b"\x89PNG\r\n\x1a\n\x00\x00",
-        "no front matter at all".encode(),
-        "---\nid: [unclosed\n---\ntext".encode(),
+        b"no front matter at all",
+        b"---\nid: [unclosed\n---\ntext",
         b"\xff\xfe bad utf-8",
     ):
         [reply] = await bot.send_document(COORDINATOR, "some-practice.md", content)
@@ -186,7 +181,7 @@ async def test_cancel_and_double_press(bot, knowledge):
     publish, cancel = button(preview, "pub:"), button(preview, "cx:")
     answer, [cancelled] = await bot.press(COORDINATOR, preview, cancel, count=1)
     assert answer["text"] == cancelled.text == EN("upload_cancelled")
-    bot.emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = preview.reply_markup.to_dict()  # noqa: SLF001
+    bot.emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = preview.reply_markup.to_dict()
     answer, _ = await bot.press(COORDINATOR, preview, publish)
     assert answer["text"] == EN("upload_not_pending")
     assert not (knowledge / "practices" / NEW_NAME).exists()
@@ -194,7 +189,7 @@ async def test_cancel_and_double_press(bot, knowledge):
     [preview] = await bot.send_document(COORDINATOR, NEW_NAME, NEW_PRACTICE.encode())
     publish = button(preview, "pub:")
     await bot.press(COORDINATOR, preview, publish, count=2)
-    bot.emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = preview.reply_markup.to_dict()  # noqa: SLF001
+    bot.emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = preview.reply_markup.to_dict()
     answer, _ = await bot.press(COORDINATOR, preview, publish)
     assert answer["text"] == EN("upload_not_pending")
 

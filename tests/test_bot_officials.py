@@ -10,7 +10,7 @@ import yaml
 from bot.callback_data import digest as cb_digest
 from bot.sending import TELEGRAM_LIMIT
 from bot.texts import LANGUAGES, LOCALES, Texts, catalogue
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     ARAB_OFFICIAL,
     BOT_USERNAME,
@@ -21,15 +21,10 @@ from tests.bot_harness import (  # noqa: F401 - fixtures
     RLM,
     STRANGER,
     bold,
-    bot,
-    built_index,
     button,
     buttons,
-    emulator,
-    engine,
     links,
     make_settings,
-    settings,
     start_bot,
 )
 
@@ -172,7 +167,7 @@ async def test_narrow_buttons_are_checked_again(bot):
     [other] = await bot.say(ARAB_OFFICIAL, RENT_EN)  # another official's chat
     forged_data = (f"nt:{question_id}:no-such-topic", f"nt:{question_id + 99}:local-business", f"n:{question_id}")
     for message, user in ((reply, OFFICIAL), (other, ARAB_OFFICIAL)):
-        injected = bot.emulator._messages[(user, message.message_id)]  # noqa: SLF001 - forge the buttons
+        injected = bot.emulator._messages[(user, message.message_id)]
         injected["reply_markup"] = {"inline_keyboard": [[{"text": "x", "callback_data": d} for d in forged_data]]}
     for forged in forged_data[:2]:
         answer, new = await bot.press(OFFICIAL, reply, forged)
@@ -330,7 +325,7 @@ async def test_group_policy_only_commands_mentions_and_replies(bot):
     assert "/topics" in help_reply.text
     # a reply to the bot's message counts as addressing it
     before = len(bot.messages(group))
-    bot.emulator._user_message(  # noqa: SLF001 - the emulator has no helper for replies
+    bot.emulator._user_message(
         {"id": OFFICIAL, "is_bot": False, "first_name": "Tester"},
         "group",
         group,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.logging_setup import REDACTED, configure_logging
 from bot.texts import Texts
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     COORDINATOR,
     NEW_PRACTICE,
@@ -18,11 +18,7 @@ from tests.bot_harness import (  # noqa: F401 - fixtures
     TOKEN,
     bold,
     bot_process_env,
-    built_index,
     button,
-    emulator,
-    engine,
-    settings,
     start_bot,
 )
 
@@ -88,7 +84,7 @@ async def test_token_never_appears_in_debug_logs(emulator, settings, engine, cap
     try:
         await running.say(OFFICIAL, "/start")
         await running.say(OFFICIAL, "rent exemption for business premises")
-        [preview] = await running.send_document(
+        [_preview] = await running.send_document(
             COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode()
         )
         logging.getLogger("peerbot.test").debug("the bot object is %r", running.application.bot)

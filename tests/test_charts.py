@@ -9,16 +9,11 @@ import numpy as np
 from PIL import Image
 
 from bot.charts import DPI, HEIGHT_IN, WIDTH_IN, stats_chart
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     ARAB_OFFICIAL,
     OFFICIAL,
-    bot,
-    built_index,
     button,
-    emulator,
-    engine,
-    settings,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

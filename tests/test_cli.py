@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -189,11 +190,11 @@ def test_bad_settings_say_what_to_fix(env, monkeypatch):
     )
 
 
-def test_every_command_help_has_an_example():
-    for command in ("check", "index", "ask", "eval", "chat", "run", "doctor", "dashboard", "health"):
-        result = invoke(command, "--help")
-        assert result.exit_code == 0
-        assert re.search(r"\n  Example:\n      [^\n]*peerbot \S", result.output), result.output
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_every_command_help_has_an_example(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert re.search(r"\n  Example:\n      [^\n]*peerbot \S", result.output), result.output
 
 
 def test_a_named_error_is_one_line_and_any_other_keeps_its_traceback(env, monkeypatch):

@@ -20,15 +20,13 @@ import bot.sending as common
 from bot.database import BotDatabase
 from bot.telegram_app import ALLOWED_UPDATES, build_application
 from bot.texts import Texts
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     ARAB_OFFICIAL,
     BOT_USERNAME,
     OFFICIAL,
     TOKEN,
     Bot,
-    built_index,
-    engine,
     make_settings,
 )
 from tests.tg_emulator import TelegramEmulator
@@ -170,7 +168,7 @@ async def test_get_updates_faults_lose_nothing_and_polling_goes_on(launch, emula
     for fault, inject in GET_UPDATES_FAULTS.items():
         since, failed_before = len(logs.records), len(emulator.errors)
         inject(emulator)
-        await emulator.wait_until_async(lambda: not emulator._faults.get("getupdates"), timeout=5)  # noqa: SLF001 - taken
+        await emulator.wait_until_async(lambda: not emulator._faults.get("getupdates"), timeout=5)
         new = await ask_and_count(bot, OFFICIAL, f"{RENT} ({fault})")  # sent while the poll fails
         questions += 1
         assert len(new) == 1 and new[0].startswith(EN("results_intro")), fault

@@ -12,16 +12,13 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.texts import Texts
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     COORDINATOR,
     OFFICIAL,
     bold,
-    built_index,
     button,
     buttons,
-    emulator,
-    engine,
     links,
     make_settings,
     start_bot,

@@ -4,7 +4,7 @@ per-user rate limit and PTB's flood-limit rate limiter on. The full size (500 qu
 
 from __future__ import annotations
 
-from tests.bot_harness import built_index, emulator, engine, make_settings, start_bot  # noqa: F401 - fixtures
+from tests.bot_harness import make_settings, start_bot
 from tests.load_scenario import check_log, drive, make_plan, rss_mb
 
 LIMIT = 6  # questions per user per minute: the heavier users of the plan go over it

@@ -11,10 +11,7 @@ from click.testing import CliRunner
 
 from bot import heartbeat
 from bot.cli import main
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+from tests.test_cli import invoke
 
 
 def test_health_fails_without_a_heartbeat(env, data_dir: Path):

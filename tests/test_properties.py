@@ -12,14 +12,15 @@ from types import SimpleNamespace
 import pytest
 import telegram
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot import callback_data as cb
+from bot.markup import UI
 from bot.reply import Card
 from bot.sending import TELEGRAM_LIMIT, send_html, split_messages
-from bot.views import card_html, full_practice_blocks, sources_blocks
 from bot.texts import LANGUAGES, Texts
-from bot.markup import UI
+from bot.views import card_html, full_practice_blocks, sources_blocks
 from index.knowledge import FrontMatter, Source, parse_practice
 from index.problems import Problem
 from index.search import PracticeRecord
@@ -140,7 +141,7 @@ def visible_text(blocks: list[str]) -> str:
 def assert_messages_are_valid(messages: list[str], original: str) -> None:
     visible = ""
     for message in messages:
-        text, entities = parse_html(message)  # TDLib's parser, as the Bot API server runs it
+        text, _entities = parse_html(message)  # TDLib's parser, as the Bot API server runs it
         assert len(text.encode("utf-16-le")) // 2 <= TELEGRAM_LIMIT
         assert text.strip(), "Telegram refuses a message without visible text"
         visible += text
@@ -311,7 +312,7 @@ def test_the_send_path_delivers_any_practice_to_the_emulator(sender, practice, l
 ALPHABET = "0123456789abcdefmnprstuxlpd:-_ ÿ٣\n"
 SHAPED = st.one_of(
     st.text(ALPHABET, max_size=64),
-    st.builds(lambda a, rest: f"{a}:{rest}", st.sampled_from(sorted(cb._FORMS)), st.text(ALPHABET, max_size=40)),  # noqa: SLF001
+    st.builds(lambda a, rest: f"{a}:{rest}", st.sampled_from(sorted(cb._FORMS)), st.text(ALPHABET, max_size=40)),
 )
 
 
@@ -320,7 +321,7 @@ SHAPED = st.one_of(
 def test_parse_never_raises_and_accepts_only_what_encode_makes(data):
     parsed = cb.parse(data)
     if parsed is not None:
-        assert parsed.action in cb._FORMS  # noqa: SLF001
+        assert parsed.action in cb._FORMS
         assert cb.encode(parsed.action, *parsed.args) == data
         for i, arg in enumerate(parsed.args):
             if arg.isdigit():
@@ -349,7 +350,7 @@ ARGS = {
 
 
 def test_every_callback_kind_has_a_strategy():
-    assert set(ARGS) == set(cb._FORMS)  # noqa: SLF001 - a new kind of button needs its case here
+    assert set(ARGS) == set(cb._FORMS)
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.query_batcher import QueryBatcher
 from index.engine import Engine
-from index.query_batcher import QueryBatcher
 from index.search import Filters, RankingConfig
 
 QUESTIONS = [

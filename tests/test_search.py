@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from index.engine import Engine
+from index.knowledge import load_knowledge
 from index.language import detect_language, fold_latin, lexical_tokens, normalise_arabic
 from index.passages import practice_passages
-from index.knowledge import load_knowledge
 from index.search import Filters, RankingConfig
 
 

@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -23,17 +23,13 @@ from bot.texts import Texts
 from index import store
 from index.engine import Engine
 from index.search import RankingConfig
-from tests.bot_harness import (  # noqa: F401 - fixtures
+from tests.bot_harness import (
     ADMIN,
     OFFICIAL,
     RANKING,
     STRANGER,
     TOKEN,
-    built_index,
-    emulator,
-    engine,
     make_settings,
-    settings,
     start_bot,
 )
 from tests.fake_embedder import HashEmbedder
@@ -127,7 +123,7 @@ def test_the_token_is_redacted_from_every_shape_of_record(caplog):
 
 def age(data_dir: Path, question_id: int, days: int) -> None:
     """Make a logged question (and its feedback) look ``days`` old."""
-    stamp = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
+    stamp = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
     with sqlite3.connect(data_dir / "peerbot.db") as db:
         db.execute("update questions set asked_at = ?, day = ? where id = ?", [stamp, stamp[:10], question_id])
         db.execute("update feedback set at = ? where question_id = ?", [stamp, question_id])
@@ -162,8 +158,8 @@ def test_purge_deletes_old_questions_and_feedback_and_their_bytes(env, data_dir)
     ), result.output
     db = BotDatabase.in_data_dir(data_dir)
     try:
-        assert [q["question"] for q in db._all("select question from questions")] == ["recent question about food"]  # noqa: SLF001
-        assert db._all("select question_id from feedback") == [{"question_id": 2}]  # noqa: SLF001
+        assert [q["question"] for q in db._all("select question from questions")] == ["recent question about food"]
+        assert db._all("select question_id from feedback") == [{"question_id": 2}]
         assert db.user_status(STRANGER) == "approved" and db.language(STRANGER) == "ar"  # people and decisions stay
     finally:
         db.close()

@@ -26,7 +26,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from tests.tg_emulator import HtmlParseError, parse_html, tg_emulator  # noqa: F401  (fixture)
+from tests.tg_emulator import HtmlParseError, parse_html
 
 USER = 42
 KEYBOARD = InlineKeyboardMarkup(
@@ -150,7 +150,7 @@ async def test_button_press_is_answered_and_edits_the_message(tg_emulator, polli
     [edited] = tg_emulator.sent_messages(USER)
     assert edited.reply_markup is None  # an edit without reply_markup drops the keyboard
     assert edited.edit_date is not None
-    with pytest.raises(BadRequest, match="^Query is too old"):
+    with pytest.raises(BadRequest, match=r"^Query is too old"):
         await polling_app.bot.answer_callback_query(answer["callback_query_id"])
     with pytest.raises(ValueError, match="no button"):
         tg_emulator.press_button(USER, greeting.message_id, "yes")
@@ -349,9 +349,9 @@ async def test_malformed_html_cannot_be_parsed(bot):
 
 async def test_edits_and_deletes(tg_emulator, bot):
     message = await bot.send_message(USER, "draft", reply_markup=KEYBOARD)
-    with pytest.raises(BadRequest, match="^Message is not modified: specified new message"):
+    with pytest.raises(BadRequest, match=r"^Message is not modified: specified new message"):
         await message.edit_text("draft", reply_markup=KEYBOARD)
-    with pytest.raises(BadRequest, match="^Message is not modified"):
+    with pytest.raises(BadRequest, match=r"^Message is not modified"):
         await message.edit_reply_markup(KEYBOARD)
     await message.edit_reply_markup(None)
     assert tg_emulator.sent_messages(USER)[0].reply_markup is None
@@ -360,7 +360,7 @@ async def test_edits_and_deletes(tg_emulator, bot):
     assert error.value.message == "Message to edit not found"
     assert await message.delete()
     assert tg_emulator.sent_messages(USER) == []
-    with pytest.raises(BadRequest, match="^Message to delete not found$"):
+    with pytest.raises(BadRequest, match=r"^Message to delete not found$"):
         await message.delete()
 
 
@@ -375,7 +375,7 @@ async def test_photo_reply_and_resend_by_file_id(tg_emulator, bot):
     assert photo.caption_entities[0].type == "bold"
     await bot.send_photo(USER, photo.photo[-1].file_id)
     assert [f.content for f in tg_emulator.sent_files(USER)] == [b"\x89PNG map"] * 2
-    with pytest.raises(BadRequest, match="^Wrong file identifier/http url specified$"):
+    with pytest.raises(BadRequest, match=r"^Wrong file identifier/http url specified$"):
         await bot.send_document(USER, "no-such-file-id")
 
 
@@ -407,7 +407,7 @@ async def test_answering_a_callback_twice(tg_emulator, bot):
 async def test_files_over_20_mb_cannot_be_fetched(tg_emulator, bot):
     tg_emulator.send_document(USER, "big.pdf", b"\0" * (20 * 1024 * 1024 + 1))
     [update] = await bot.get_updates()
-    with pytest.raises(BadRequest, match="^File is too big$"):
+    with pytest.raises(BadRequest, match=r"^File is too big$"):
         await bot.get_file(update.message.document.file_id)
 
 
@@ -429,7 +429,7 @@ async def test_injected_faults(tg_emulator, bot):
     assert flood.value.message == "Flood control exceeded. Retry in 3 seconds"
     tg_emulator.fail_next("sendMessage", 502, times=2)
     for _ in range(2):
-        with pytest.raises(NetworkError, match="^Bad Gateway$"):
+        with pytest.raises(NetworkError, match=r"^Bad Gateway$"):
             await bot.send_message(USER, "two")
     tg_emulator.drop_connection_next("sendMessage")
     with pytest.raises(NetworkError, match="Server disconnected"):
@@ -447,7 +447,7 @@ async def test_commands_and_chat_actions(bot):
     assert [(c.command, c.description) for c in await bot.get_my_commands()] == [("start", "Začni"), ("help", "Pomoč")]
     assert await bot.delete_my_commands()
     assert await bot.get_my_commands() == ()
-    with pytest.raises(BadRequest, match="^Bot_command_invalid$"):
+    with pytest.raises(BadRequest, match=r"^Bot_command_invalid$"):
         await bot.set_my_commands([("Start", "capitals are not allowed")])
     assert await bot.send_chat_action(USER, "typing")
 

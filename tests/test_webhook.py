@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.bot_harness import OFFICIAL, TOKEN, bold, bot_process_env, emulator  # noqa: F401 - fixture
+from tests.bot_harness import OFFICIAL, TOKEN, bold, bot_process_env
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "peerbot-test-webhook-secret_0123456789"

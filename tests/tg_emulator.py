@@ -331,7 +331,7 @@ class _HtmlParser:
 
 
 def _tag_argument(tag: str, name: str, value: str, current: str) -> str:
-    if tag == "a" and name == "href" or tag == "tg-emoji" and name == "emoji-id":
+    if (tag == "a" and name == "href") or (tag == "tg-emoji" and name == "emoji-id"):
         return value
     if tag == "code" and name == "class" and value.startswith("language-"):
         return value[len("language-") :]
@@ -567,7 +567,7 @@ class TelegramEmulator:
             with self._cond:
                 self._errors.append((name, error.description))
             return _error_response(error)
-        except Exception as exc:  # an emulator bug: surface it to the test via server_errors
+        except Exception as exc:  # noqa: BLE001 - an emulator bug: surface it to the test via server_errors
             self.server_errors.append(exc)
             return _error_response(ApiError(500, f"Internal Server Error: emulator: {exc!r}"))
         return web.json_response({"ok": True, "result": result})
@@ -626,7 +626,7 @@ class TelegramEmulator:
                 return []
             try:
                 await asyncio.wait_for(signal.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _confirm(self, offset: int | None, allowed_updates: list[str] | None) -> None:

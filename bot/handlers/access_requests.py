@@ -14,10 +14,10 @@ from .. import callback_data as cb
 from ..access import Role
 from ..database import APPROVED, DENIED
 from ..languages import telegram_language
+from ..markup import UI
 from ..sending import answer_query, notify_admins, send_html
 from ..services import services
 from ..texts import LANGUAGES
-from ..markup import UI
 from ..views import decision_keyboard
 from .roles import requires
 

@@ -11,9 +11,9 @@ from telegram.ext import ContextTypes
 from .. import knowledge_files as kf
 from ..access import Role
 from ..charts import stats_chart
+from ..markup import UI, esc
 from ..sending import reply_html
 from ..services import services
-from ..markup import UI, esc
 from ..views import failure_blocks
 from .roles import requires
 
@@ -116,7 +116,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> N
     try:  # the same numbers as a chart; the text above already answered if this fails
         chart = await services(context).blocking(stats_chart, data, STATS_DAYS)
         await update.effective_message.reply_photo(chart, filename="peerbot-stats.png")
-    except Exception:  # noqa: BLE001 - a chart is a nicety
+    except Exception:
         log.warning("could not send the /stats chart", exc_info=True)
 
 

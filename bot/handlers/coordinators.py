@@ -23,9 +23,9 @@ from .. import callback_data as cb
 from .. import knowledge_files as kf
 from ..access import Role
 from ..database import UPLOAD_CANCELLED, UPLOAD_FAILED, UPLOAD_PUBLISHED, UPLOAD_PUBLISHING
+from ..markup import UI
 from ..sending import answer_query, reply_html, send_html
 from ..services import services
-from ..markup import UI
 from ..views import failure_blocks, preview_blocks, preview_keyboard, problems_blocks
 from .roles import requires
 

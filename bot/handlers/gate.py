@@ -20,11 +20,10 @@ from .. import callback_data as cb
 from ..access import Role
 from ..database import DENIED, PENDING
 from ..languages import interface_language, telegram_language
+from ..markup import UI
 from ..sending import answer_query, reply_html
 from ..services import services
-from ..markup import UI
 from ..views import request_access_keyboard
-
 
 # -- group -2: is this update for the bot at all? ----------------------------------------
 

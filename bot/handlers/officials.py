@@ -15,10 +15,10 @@ from index.search import Filters
 from .. import callback_data as cb
 from ..access import Role
 from ..languages import interface_language, question_language, reply_language, ui_for, view_language
+from ..markup import UI
 from ..sending import answer_query, reply_html, send_html, typing
 from ..services import services
 from ..texts import LANGUAGES
-from ..markup import UI
 from ..views import (
     MAX_RESULTS,
     full_practice_blocks,

@@ -16,9 +16,9 @@ from telegram.ext import ContextTypes
 
 from ..access import Role
 from ..languages import interface_language
+from ..markup import UI
 from ..sending import answer_query, reply_html
 from ..services import services
-from ..markup import UI
 
 log = logging.getLogger(__name__)
 

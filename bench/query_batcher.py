@@ -1,5 +1,8 @@
 """Concurrent questions share model calls: an asyncio micro-batcher in front of the engine.
 
+Kept in bench/ (section 6 of docs/benchmarks.md measures it): the bot does not use it yet, and
+wiring it in (``Services`` would own one, closed in ``_post_shutdown``) is its own change.
+
 When many officials ask at once, encoding their questions one by one queues them behind each
 other; one ``encode_queries`` call for a batch of questions costs little more than one call
 for a single question on CPU. The batcher collects the questions that arrive within a few
@@ -27,8 +30,8 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .engine import Answer, Engine
-from .search import Filters, RankingConfig
+from index.engine import Answer, Engine
+from index.search import Filters, RankingConfig
 
 log = logging.getLogger(__name__)
 
