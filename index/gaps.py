@@ -42,6 +42,7 @@ _SPACES = re.compile(r"\s+")
 @dataclass(frozen=True)
 class GapConfig:
     threshold: float = E5_GROUP_THRESHOLD
+    linkage: str = "average"  # scipy's name; "complete" and "single" are measured against it in docs/quality.md
     language_bias: Mapping[tuple[str, str], float] = field(default_factory=lambda: dict(E5_LANGUAGE_BIAS))
 
     def bias(self, a: str, b: str) -> float:
@@ -113,13 +114,13 @@ def cluster(vectors: np.ndarray, languages: list[str], config: GapConfig) -> np.
     index = np.array([codes.index(lang) for lang in languages])
     bias = np.array([[config.bias(a, b) for b in codes] for a in codes])
     adjusted = vectors @ vectors.T - bias[index][:, index]
-    # Average linkage only compares means of distances, so any shift keeps its merges; shift so
-    # that every distance is non-negative, as scipy expects.
+    # Average, complete and single linkage only compare (means of) distances, so a shift keeps
+    # their merges; shift so that every distance is non-negative, as scipy expects.
     distance = 1.0 - adjusted
     shift = max(0.0, -float(distance.min()))
     distance = (distance + distance.T) / 2 + shift
     np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(distance, checks=False), method="average")
+    tree = linkage(squareform(distance, checks=False), method=config.linkage)
     return fcluster(tree, t=1.0 - config.threshold + shift, criterion="distance")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from bot.database import BotDatabase
@@ -130,3 +131,24 @@ def test_unanswered_since(db):
     since = datetime.now(timezone.utc) - timedelta(days=3)
     assert [r.text for r in db.unanswered_questions(since)] == ["new question"]
     assert len(db.unanswered_questions()) == 2
+
+
+def test_eval_scores_pairs_groups_and_singles():
+    from index.gaps_eval import Item, score
+
+    items = [
+        Item("a1", "en", "a", False),
+        Item("a2", "ar", "a", False),
+        Item("a3", "sl", "a", False),
+        Item("b1", "en", "b", False),
+        Item("b2", "sl", "b", False),
+        Item("s1", "en", "single:1", True),
+        Item("s2", "en", "single:2", True),
+    ]
+    # a split 2 + 1, s1 wrongly joined to a3, b exact, s2 alone
+    m = score(items, list(range(7)), np.array([1, 1, 2, 3, 3, 2, 4]))
+    assert m["recall"] == pytest.approx(2 / 4)  # of a1a2 a1a3 a2a3 b1b2, a1a2 and b1b2 are together
+    assert m["precision"] == pytest.approx(2 / 3)  # together: a1a2 b1b2 a3s1
+    assert m["exact"] == pytest.approx(1 / 2)
+    assert m["alone"] == pytest.approx(1 / 2)
+    assert m["apart"] == pytest.approx(16 / 17)  # 21 pairs, 4 paraphrase pairs, one unrelated pair together
