@@ -18,6 +18,8 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from index.gaps import AskedQuestion
+
 DB_NAME = "peerbot.db"
 
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
@@ -262,6 +264,16 @@ class BotDatabase:
             "from questions where confident = 0 group by folded order by count desc, last_asked desc limit ?",
             [limit],
         )
+
+    def unanswered_questions(self, since: datetime | None = None) -> list[AskedQuestion]:
+        """Questions the bot could not answer, oldest first: not confident, or given a 👎 by anyone
+        (the input of :func:`index.gaps.group_gaps`)."""
+        rows = self._all(
+            "select question, language, asked_at from questions q where asked_at >= ? and (confident = 0 or exists "
+            "(select 1 from feedback f where f.question_id = q.id and f.value < 0)) order by asked_at, id",
+            [_stamp(since) if since else ""],
+        )
+        return [AskedQuestion(r["question"], r["language"], datetime.fromisoformat(r["asked_at"])) for r in rows]
 
     def stats(self, days: int = 14) -> dict:
         since = (_now() - timedelta(days=days - 1)).date().isoformat()
