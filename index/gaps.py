@@ -13,11 +13,12 @@ The numbers are measured with ``python -m index.gaps_eval`` (docs/quality.md, "G
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from datetime import UTC, datetime
 
 import numpy as np
+
 from .embedding import Embedder
 
 # Mean cosine of unrelated questions per language pair, and the threshold on the cosine minus
@@ -177,8 +178,8 @@ def _group(part: list[_Wording]) -> GapGroup:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

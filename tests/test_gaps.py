@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from bot.database import BotDatabase
 from index.gaps import AskedQuestion, GapConfig, gaps_json, group_gaps
 
-T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 # The hash embedder's cosines are not e5's: no language bias, and a threshold that joins texts
 # sharing most of their words.
 HASH = GapConfig(threshold=0.6, language_bias={})
@@ -128,7 +128,7 @@ def test_unanswered_since(db):
     log(db, "old question", False)
     db._write("update questions set asked_at = ? where question = ?", ["2020-01-01T00:00:00+00:00", "old question"])
     log(db, "new question", False)
-    since = datetime.now(timezone.utc) - timedelta(days=3)
+    since = datetime.now(UTC) - timedelta(days=3)
     assert [r.text for r in db.unanswered_questions(since)] == ["new question"]
     assert len(db.unanswered_questions()) == 2
 

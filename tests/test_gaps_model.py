@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from index import gaps_eval
 from index.gaps import E5_GROUP_THRESHOLD, E5_LANGUAGE_BIAS, AskedQuestion, gaps_json, group_gaps
 
 pytestmark = pytest.mark.model
-T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
 
 def test_three_paraphrases_in_two_languages_form_one_group(real_embedder):
