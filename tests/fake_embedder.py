@@ -18,6 +18,8 @@ PREFIX = "test-hash"
 
 
 class HashEmbedder:
+    engine = PREFIX
+
     def __init__(self, dimension: int = 64, salt: str = ""):
         self.dimension = dimension
         self.salt = salt
