@@ -99,7 +99,7 @@ METHOD = """\
    threads with `index.query_batcher.QueryBatcher` (one `encode_queries` call per batch).
 7. **Cold start** — subprocess wall times; heavy imports checked with `python -X importtime`.
    Cold `peerbot ask` and the floor program (import sentence-transformers, load the converted
-   model, encode one question) alternate A B A B; peak RSS is each child's `wait4` `ru_maxrss`.
+   model, encode one question) alternate A B A B; peak RSS is each process's own VmHWM as it exits.
    The bot: `peerbot run` against the Bot API emulator with a question already waiting, timed
    from the process start to the answer (with the buttons) in the emulator; then 20 more
    questions from 20 officials, and the process's VmHWM.

@@ -150,8 +150,9 @@ def build_index(
                 passages,
                 vectors,
                 embedder,
-                {"fingerprint": fingerprint, "files_fingerprint": files or ""},
+                fingerprint,
                 engines,
+                files or "",
             )
             if on_generation_written:
                 on_generation_written(building)
@@ -249,8 +250,9 @@ def _write_generation(
     passages: list[Passage],
     vectors: np.ndarray,
     embedder: Embedder,
-    fingerprints: dict[str, str],
-    engines: dict[str, str],
+    fingerprint: str,
+    engines: dict[str, str] | None = None,
+    files_fingerprint: str = "",
 ) -> None:
     db = store.open_db(folder, create=True)
     try:
@@ -295,7 +297,7 @@ def _write_generation(
                             "content_hash": passage.content_hash,
                             "model_id": embedder.model_id,
                             "vector": vector.tobytes(),
-                            "engine": engines.get(passage.content_hash, ""),
+                            "engine": (engines or {}).get(passage.content_hash, ""),
                         }
                     )
             db["vectors"].insert_all(rows)
@@ -305,7 +307,8 @@ def _write_generation(
                     {"key": "dimension", "value": str(embedder.dimension)},
                     {"key": "query_engine", "value": getattr(embedder, "engine", type(embedder).__name__)},
                     {"key": "built_at", "value": datetime.now(timezone.utc).isoformat(timespec="seconds")},
-                    *({"key": key, "value": value} for key, value in fingerprints.items()),
+                    {"key": "fingerprint", "value": fingerprint},
+                    {"key": "files_fingerprint", "value": files_fingerprint},
                     {"key": "practices", "value": str(len(kb.practices))},
                     {"key": "passages", "value": str(len(passages))},
                     {"key": "knowledge_hashes", "value": store.dumps({p.path: p.content_hash for p in kb.practices})},
