@@ -12,7 +12,8 @@ from .embedding import Embedder
 from .errors import ModelMismatch
 from .language import detect_language
 from .query_filters import filters_from_question
-from .search import Filters, Hit, RankingConfig, SearchIndex
+from .query_variants import Reader, Reading
+from .search import Filters, Hit, Ranking, RankingConfig, SearchIndex
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Engine:
         self.config = config or RankingConfig()
         self.top_k = top_k
         self._index: SearchIndex | None = None
+        self._reader: tuple[SearchIndex, Reader] | None = None
         self._swap = threading.Lock()
 
     @property
@@ -109,16 +111,24 @@ class Engine:
         config: RankingConfig | None = None,
     ) -> Answer:
         started = time.perf_counter()
-        vector = self.embedder.encode_queries([question])[0]
-        return self.answer_with_vector(question, vector, top_k, filters, language, config, started)
+        reading = self.read(question, language)
+        vectors = self.embedder.encode_queries(list(reading.texts))
+        return self.answer_reading(reading, vectors, top_k, filters, config, started)
 
     def ask_many(
         self, questions: list[str], top_k: int | None = None, config: RankingConfig | None = None
     ) -> list[Answer]:
-        """One model call for all questions (eval, micro-batching)."""
+        """One model call for all questions and all their variants (eval, micro-batching)."""
         started = time.perf_counter()
-        vectors = self.embedder.encode_queries(list(questions)) if questions else []
-        return [self.answer_with_vector(q, v, top_k, None, None, config, started) for q, v in zip(questions, vectors)]
+        readings = [self.read(q) for q in questions]
+        texts = [t for r in readings for t in r.texts]
+        vectors = self.embedder.encode_queries(texts) if texts else []
+        answers, at = [], 0
+        for reading in readings:
+            n = len(reading.texts)
+            answers.append(self.answer_reading(reading, vectors[at : at + n], top_k, None, config, started))
+            at += n
+        return answers
 
     def answer_with_vector(
         self, question, vector, top_k=None, filters=None, language=None, config=None, started=None
@@ -141,3 +151,60 @@ class Engine:
             seconds=elapsed,
             diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred},
         )
+
+    # -- query variants (dialect, Arabizi: index/query_variants.py) -------------------------
+
+    def read(self, question: str, language: str | None = None) -> Reading:
+        index = self.index
+        cached = self._reader
+        if cached is None or cached[0] is not index:  # a new generation has a new vocabulary
+            cached = self._reader = (index, Reader.for_index(index))
+        return cached[1].read(question, language)
+
+    def answer_reading(self, reading: Reading, vectors, top_k=None, filters=None, config=None, started=None) -> Answer:
+        """Every search text of ``reading`` ranked; per practice its best score, before confidence."""
+        if len(reading.texts) == 1:  # nothing rewritten: exactly the plain path
+            return self.answer_with_vector(
+                reading.question, vectors[0], top_k, filters, reading.language, config, started
+            )
+        index = self.index
+        config = config or self.config
+        if filters is None and config.place_filters:
+            filters = filters_from_question(reading.question, index)
+        top_k = top_k or self.top_k
+        rankings = [
+            index.rank(text, vector, reading.language, config, max(top_k, 10), filters)
+            for text, vector in zip(reading.texts, vectors)
+        ]
+        ranking = merge_rankings(rankings, top_k)
+        language = reading.language
+        results = [Result(hit, hit.practice.text("title", language), hit.passage.text) for hit in ranking.hits]
+        return Answer(
+            reading.question,
+            language,
+            ranking.confident,
+            results,
+            filtered_out=ranking.filtered_out,
+            filters=filters,
+            seconds=time.perf_counter() - started if started else 0.0,
+            diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred},
+        )
+
+
+def merge_rankings(rankings: list[Ranking], top_k: int) -> Ranking:
+    """One ranking from the rankings of a question's variants: each practice at its best score
+    (ties by practice id, as in one ranking); confident when any variant's ranking is."""
+    best: dict[str, Hit] = {}
+    for ranking in rankings:
+        for hit in ranking.hits:
+            known = best.get(hit.practice.id)
+            if known is None or hit.score > known.score:
+                best[hit.practice.id] = hit
+    hits = sorted(best.values(), key=lambda h: (-h.score, h.practice.id))[:top_k]
+    return Ranking(
+        hits,
+        any(r.confident for r in rankings) and bool(hits),
+        filtered_out=all(r.filtered_out for r in rankings),
+        top_dense=max(r.top_dense for r in rankings),
+        top_centred=max(r.top_centred for r in rankings),
+    )
