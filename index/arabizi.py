@@ -72,12 +72,6 @@ WORDS: dict[str, str] = {
     "w": "و",
     "wa": "و",
     "l": "ل",
-    "lil": "لل",
-    "lel": "لل",
-    "bil": "بال",
-    "bel": "بال",
-    "wil": "وال",
-    "wel": "وال",
     "fil": "في ال",
     "kul": "كل",
     "kull": "كل",
@@ -139,6 +133,13 @@ WORDS: dict[str, str] = {
     "diraw": "درسوا",
     "dirsaw": "درسوا",
     "majani": "مجاني",
+    "wa7edhum": "وحدهم",
+    "wa7dhum": "وحدهم",
+    "as7ab": "اصحاب",
+    "sa3dat": "ساعدت",
+    "sa3ad": "ساعد",
+    "3awa2il": "العوائل",
+    "3awayil": "العوائل",
     "majjani": "مجاني",
 }
 
@@ -161,6 +162,8 @@ _LATIN_FUNCTION_WORDS = frozenset(
     """.split()
 )
 _ARTICLES = frozenset({"el", "al", "il", "l", "ll"})
+# Prepositions with the article, written joined to the next word: "bil 3umr" = بالعمر.
+_JOINED = {"bil": "بال", "bel": "بال", "lil": "لل", "lel": "لل", "wil": "وال", "wel": "وال"}
 _PREFIXED_ARTICLE = re.compile(r"^(?:el|al|il)-?(?=[a-z0-9])", re.IGNORECASE)
 
 
@@ -191,7 +194,7 @@ _ARABIC_CLASS = {
 _LATIN_DIGRAPHS = {"sh": "S", "kh": "x", "gh": "g", "th": "t", "dh": "d", "ch": "k", "ph": "f"}
 _LATIN_CLASS = {
     "b": "b", "p": "b", "t": "t", "j": "j", "h": "h", "7": "h", "5": "x", "x": "x", "d": "d", "r": "r",
-    "z": "z", "s": "s", "9": "s", "6": "t", "3": "3", "g": "q", "q": "q", "8": "q", "f": "f", "v": "f",
+    "z": "z", "s": "s", "9": "s", "2": "2", "6": "t", "3": "3", "g": "q", "q": "q", "8": "q", "f": "f", "v": "f",
     "k": "k", "c": "k", "l": "l", "m": "m", "n": "n",
 }  # fmt: skip
 
@@ -201,17 +204,19 @@ def arabic_skeleton(word: str) -> str:
     bare = _bare(word)
     if bare.endswith(("ة", "ه")) and len(bare) > 2:
         bare = bare[:-1]
-    return _merge("".join(_ARABIC_CLASS.get(c, "") for c in bare))
+    # A hamza inside a word is typed as 2 (العوائل = 3awa2il); at the start of a word or after ال it is not.
+    bare = re.sub(r"^(ال)?[أإآ]", r"\1", bare)
+    return _merge("".join(_ARABIC_CLASS.get(c, "2" if c in "ءأإئؤ" else "") for c in bare))
 
 
-def latin_skeleton(word: str) -> str:
+def latin_skeleton(word: str, digraphs: bool = True) -> str:
     """The same consonants of an Arabizi word (vowels, w, y and 2 dropped; final -ah/-eh as ة)."""
     word = fold_latin(word)
     if len(word) > 3 and word.endswith(("ah", "eh")):
         word = word[:-1]
     classes, i = [], 0
     while i < len(word):
-        digraph = _LATIN_DIGRAPHS.get(word[i : i + 2])
+        digraph = _LATIN_DIGRAPHS.get(word[i : i + 2]) if digraphs else None
         if digraph:
             classes.append(digraph)
             i += 2
@@ -226,15 +231,20 @@ def _merge(skeleton: str) -> str:
 
 
 class Skeletons:
-    """Arabic words (the knowledge's, and the dialect lexicon's) by consonant skeleton, commonest first."""
+    """Arabic words (the knowledge's, and the dialect lexicon's) by consonant skeleton.
+
+    Consonants alone collide (الأطباء and الطبية are both l-t-b), so among a skeleton's words the
+    one whose vowels are closest to the Arabizi word's wins, then the commonest.
+    """
 
     def __init__(self, words: Counter):
-        by_skeleton: dict[str, tuple[int, str]] = {}
+        self.by_skeleton: dict[str, list[tuple[str, str, int]]] = {}
         for word, count in words.items():
+            if word[0] in "وف" and word[1:] in words:
+                continue  # "والمتطوعين" would shadow "المتطوعين": the و is typed as its own word
             skeleton = arabic_skeleton(word)
-            if len(skeleton) >= 2 and (skeleton not in by_skeleton or count > by_skeleton[skeleton][0]):
-                by_skeleton[skeleton] = (count, word)
-        self.by_skeleton = {s: w for s, (_, w) in by_skeleton.items()}
+            if len(skeleton) >= 2:
+                self.by_skeleton.setdefault(skeleton, []).append((word, _arabic_vowels(word), count))
 
     @classmethod
     def from_texts(cls, texts) -> Skeletons:
@@ -246,8 +256,36 @@ class Skeletons:
         return cls(words)
 
     def find(self, word: str) -> str | None:
-        skeleton = latin_skeleton(word)
-        return self.by_skeleton.get(skeleton) if len(skeleton) >= 2 else None
+        # "wa7edhum" is وحدهم: d then h, not the digraph dh; the digraph reading is tried first.
+        candidates = None
+        for skeleton in dict.fromkeys((latin_skeleton(word), latin_skeleton(word, digraphs=False))):
+            candidates = self.by_skeleton.get(skeleton) if len(skeleton) >= 2 else None
+            if candidates:
+                break
+        if not candidates:
+            return None
+        vowels = _latin_vowels(word)
+        return min(candidates, key=lambda c: (_distance(vowels, c[1]), -c[2]))[0]
+
+
+def _arabic_vowels(word: str) -> str:
+    """The long vowels of an Arabic word in order (ا a, و u, ي i), what Arabizi spells out."""
+    return "".join({"ا": "a", "آ": "a", "ى": "a", "و": "u", "ي": "i"}.get(c, "") for c in _bare(word))
+
+
+def _latin_vowels(word: str) -> str:
+    word = re.sub(r"(.)\1+", r"\1", fold_latin(word).replace("ee", "i").replace("oo", "u"))
+    return "".join({"a": "a", "e": "i", "i": "i", "o": "u", "u": "u", "w": "u", "y": "i"}.get(c, "") for c in word)
+
+
+def _distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
 
 
 _LETTERS = {
@@ -282,14 +320,14 @@ def letter_by_letter(word: str) -> str:
 def to_arabic(text: str, skeletons: Skeletons | None = None, keep: frozenset[str] = frozenset()) -> str:
     """Arabizi ``text`` in Arabic script; ``keep`` are Latin words left as they are (place names)."""
     out: list[str] = []
-    article = ""  # "el" before a word is written joined to it, as ال
+    article = ""  # "el" before a word is written joined to it, as ال (or بال, لل, وال)
     for token in _TOKEN.findall(text):
         if not _WORDISH.fullmatch(token):
             out.append(token)
             continue
         word = token.lower()
-        if word in _ARTICLES:
-            article = "ال"
+        if word in _ARTICLES or word in _JOINED:
+            article = _JOINED.get(word, "ال")
             continue
         match = _PREFIXED_ARTICLE.match(word)
         if match and len(word) - match.end() >= 2 and word not in WORDS:
@@ -300,15 +338,11 @@ def to_arabic(text: str, skeletons: Skeletons | None = None, keep: frozenset[str
             continue
         arabic = WORDS.get(word)
         if arabic is None and skeletons is not None:
-            arabic = skeletons.find(("al" + word) if article else word)
-            if arabic is not None and article:
-                article = ""  # the knowledge's word already carries its article
-            elif arabic is None:
-                arabic = skeletons.find(word)
+            arabic = (skeletons.find("al" + word) if article else None) or skeletons.find(word)
         if arabic is None:
             arabic = letter_by_letter(word)
-        if article and not arabic.startswith("ال"):
-            arabic = "ال" + arabic
+        if article:
+            arabic = article + (arabic[2:] if arabic.startswith("ال") else arabic)
         article = ""
         out.append(arabic)
     return " ".join(out)
