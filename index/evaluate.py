@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .engine import Answer, Engine
 from .errors import EvalFileError
+from .followup import read_conversation
 from .search import RankingConfig
 
 EVAL_DEPTH = 10
@@ -25,9 +26,10 @@ EVAL_DEPTH = 10
 
 @dataclass
 class Question:
-    question: str
+    question: str  # for a conversation, its last turn
     lang: str
     relevant: list[str]
+    turns: list[str] | None = None  # a conversation: the last turn is read after the earlier ones
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -41,12 +43,18 @@ def read_questions(path: Path) -> list[Question]:
             continue
         try:
             row = json.loads(line)
-            questions.append(
-                Question(str(row["question"]), str(row.get("lang") or "und"), [str(r) for r in row.get("relevant", [])])
-            )
+            lang, relevant = str(row.get("lang") or "und"), [str(r) for r in row.get("relevant", [])]
+            if "turns" in row and "question" not in row:
+                turns = [str(t) for t in row["turns"]]
+                if not turns or not all(t.strip() for t in turns):
+                    raise ValueError("turns must be a non-empty list of questions")
+                questions.append(Question(turns[-1], lang, relevant, turns))
+            else:
+                questions.append(Question(str(row["question"]), lang, relevant))
         except (ValueError, KeyError, TypeError) as exc:
             raise EvalFileError(
                 f'{path}:{number}: not a question line ({exc}); expected {{"question": str, "lang": str, "relevant": [ids]}}'
+                ' or "turns": [str, ...] instead of "question"'
             ) from exc
     if not questions:
         raise EvalFileError(f"{path}: no questions (one JSON object per line)")
@@ -91,8 +99,20 @@ def summarise(questions: list[Question], answers: list[Answer]) -> dict[str, dic
 def evaluate(
     engine: Engine, questions: list[Question], config: RankingConfig | None = None
 ) -> tuple[dict, list[Answer]]:
-    answers = engine.ask_many([q.question for q in questions], top_k=EVAL_DEPTH, config=config)
+    single = [k for k, q in enumerate(questions) if q.turns is None]
+    answers: list[Answer | None] = [None] * len(questions)
+    for k, answer in zip(single, engine.ask_many([questions[k].question for k in single], EVAL_DEPTH, config)):
+        answers[k] = answer
+    for k, q in enumerate(questions):
+        if q.turns is not None:
+            answers[k] = ask_conversation(engine, q.turns, EVAL_DEPTH, config)
     return summarise(questions, answers), answers
+
+
+def ask_conversation(engine: Engine, turns: list[str], top_k: int, config: RankingConfig | None = None) -> Answer:
+    """The answer to the last turn read after the earlier ones, as the bot reads it (index/followup.py)."""
+    reading = read_conversation(turns, engine.index.local_places)
+    return engine.ask(reading.question, top_k=top_k, filters=reading.filters, language=reading.language, config=config)
 
 
 # The approaches compared side by side by `peerbot eval --compare` (docs/quality.md).
@@ -108,11 +128,14 @@ def comparison_variants(base: RankingConfig) -> dict[str, RankingConfig]:
 
 def compare(engine: Engine, questions: list[Question], variants: dict[str, RankingConfig]) -> dict[str, dict]:
     """Every variant on the same questions and the same query vectors, in one run."""
-    vectors = engine.embedder.encode_queries([q.question for q in questions])
+    places = engine.index.local_places
+    readings = [read_conversation(q.turns or [q.question], places) for q in questions]
+    vectors = engine.embedder.encode_queries([r.question for r in readings])
     results = {}
     for name, config in variants.items():
         answers = [
-            engine.answer_with_vector(q.question, v, EVAL_DEPTH, config=config) for q, v in zip(questions, vectors)
+            engine.answer_with_vector(r.question, v, EVAL_DEPTH, r.filters, r.language if q.turns else None, config)
+            for q, r, v in zip(questions, readings, vectors)
         ]
         results[name] = summarise(questions, answers)
     return results
