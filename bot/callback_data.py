@@ -32,6 +32,7 @@ PUBLISH = "pub"  # pub:<upload id>
 CANCEL = "cx"  # cx:<upload id>
 NARROW = "n"  # n:<question id>: show topic buttons to narrow an answer
 NARROW_TOPIC = "nt"  # nt:<question id>:<topic key>
+NEW_QUESTION = "nq"  # nq: forget the chat's last question (the next message is read alone)
 
 _NUMBER = r"(0|[1-9][0-9]{0,11})"
 _DIGEST = r"([0-9a-f]{12})"
@@ -51,6 +52,7 @@ _FORMS = {
     CANCEL: re.compile(rf"cx:{_NUMBER}"),
     NARROW: re.compile(rf"n:{_NUMBER}"),
     NARROW_TOPIC: re.compile(rf"nt:{_NUMBER}:([a-z0-9]+(?:-[a-z0-9]+)*)"),
+    NEW_QUESTION: re.compile(r"nq"),
 }
 
 

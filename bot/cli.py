@@ -253,12 +253,13 @@ def chat(ctx: click.Context) -> None:
     \b
     Example:
         peerbot chat
-    Type a question and press Enter; an empty line or Ctrl-D ends the chat.
+    Type a question and press Enter; an empty line or Ctrl-D ends the chat. A short follow-up
+    ("and in Hrastnik?") is read with the previous question, as in the bot; /new starts afresh.
     """
     from .terminal_chat import run_chat
 
     settings = _settings(ctx)
-    run_chat(_engine(settings), sys.stdin, click.echo)
+    run_chat(_engine(settings), sys.stdin, click.echo, settings.followup_minutes)
 
 
 @main.command()
@@ -309,7 +310,7 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
         if webhook_url:
             raise click.UsageError("webhook mode needs TELEGRAM_BOT_TOKEN")
         click.echo(Texts("en")("chat_no_token"), err=True)
-        run_chat(_engine(settings), sys.stdin, click.echo)
+        run_chat(_engine(settings), sys.stdin, click.echo, settings.followup_minutes)
         return
     if webhook_url:
         from .telegram_app import run_webhook

@@ -7,7 +7,7 @@ from __future__ import annotations
 from telegram import Update, User
 from telegram.ext import ContextTypes
 
-from index.language import detect_language
+from index.query_variants import question_language as _answer_language
 
 from .markup import UI
 from .services import Services, services
@@ -25,8 +25,8 @@ def interface_language(s: Services, user: User | None) -> str:
 
 
 def question_language(question: str) -> str | None:
-    """The detected language, or None when the text has no letters to detect it from."""
-    return detect_language(question) if any(c.isalpha() for c in question) else None
+    """The detected language (Arabizi is Arabic), or None when the text has no letters to detect it from."""
+    return _answer_language(question) if any(c.isalpha() for c in question) else None
 
 
 def reply_language(s: Services, user: User | None, detected: str | None) -> str:

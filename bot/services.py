@@ -15,6 +15,7 @@ from functools import partial
 from telegram.ext import ContextTypes
 
 from index.engine import Engine
+from index.followup import Memory
 
 from .access import Access
 from .database import BotDatabase
@@ -63,6 +64,11 @@ class Services:
     )
     # One change of the knowledge folder + rebuild at a time (publish, remove, reindex).
     knowledge_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    followups: Memory | None = None  # each chat's last question (index/followup.py); from settings
+
+    def __post_init__(self):
+        if self.followups is None:
+            self.followups = Memory(self.settings.followup_minutes * 60)
 
     async def blocking(self, function, /, *args, **kwargs):
         """Run CPU-bound or disk-bound work (engine, index build) in the worker threads."""

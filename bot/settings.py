@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         _DEFAULT_RANKING.min_centred_score,
         validation_alias=AliasChoices("PEERBOT_MIN_CENTRED_SCORE", "min_centred_score"),
     )
+    # How long a chat's last question is kept to read a short follow-up with ("and in Hrastnik?"); 0 turns it off.
+    followup_minutes: float = Field(
+        10.0, ge=0, le=24 * 60, validation_alias=AliasChoices("PEERBOT_FOLLOWUP_MINUTES", "followup_minutes")
+    )
     log_level: str = Field("INFO", validation_alias=AliasChoices("PEERBOT_LOG_LEVEL", "log_level"))
 
     telegram_bot_token: SecretStr | None = Field(

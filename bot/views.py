@@ -163,6 +163,21 @@ def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, to
     return blocks, keyboard(rows)
 
 
+# -- follow-ups (index/followup.py) -------------------------------------------------------
+
+
+def followup_notice(ui: UI, earlier: str) -> str:
+    """Says which question a follow-up was read with, so a wrong guess is visible at once."""
+    return ui.html("followup_context", question=earlier)
+
+
+def with_new_question_button(ui: UI, markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """``markup`` with a last row "New question", which makes the next message be read alone."""
+    rows = [list(row) for row in markup.inline_keyboard] if markup else []
+    rows.append([ui.button("button_new_question", cb.encode(cb.NEW_QUESTION))])
+    return keyboard(rows)
+
+
 # -- one practice ------------------------------------------------------------------------
 
 

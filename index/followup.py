@@ -25,6 +25,8 @@ lines, so the evaluation reads a conversation exactly as the bot does.
 from __future__ import annotations
 
 import re
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from .language import _STOPWORDS, fold_latin, normalise_arabic
@@ -228,3 +230,36 @@ def read_conversation(turns: list[str], places: list[str]) -> Reading:
     if reading is None:
         raise ValueError("a conversation needs at least one turn")
     return reading
+
+
+class Memory:
+    """Each chat's last question, for ``ttl`` seconds (the bot's and ``peerbot chat``'s memory).
+
+    Kept in memory only: a restart forgets, which costs at most one follow-up read alone. At most
+    ``size`` chats are kept, the least recently asked forgotten first.
+    """
+
+    def __init__(self, ttl: float, size: int = 10_000, clock=None):
+        self.ttl, self.size = ttl, size
+        self.clock = clock or time.monotonic
+        self._turns: OrderedDict[int, tuple[float, Turn]] = OrderedDict()
+
+    def recall(self, chat_id: int) -> Turn | None:
+        entry = self._turns.get(chat_id)
+        if entry is None:
+            return None
+        if self.ttl <= 0 or self.clock() - entry[0] > self.ttl:
+            del self._turns[chat_id]
+            return None
+        return entry[1]
+
+    def remember(self, chat_id: int, turn: Turn) -> None:
+        if self.ttl <= 0:
+            return
+        self._turns.pop(chat_id, None)
+        self._turns[chat_id] = (self.clock(), turn)
+        while len(self._turns) > self.size:
+            self._turns.popitem(last=False)
+
+    def forget(self, chat_id: int) -> None:
+        self._turns.pop(chat_id, None)

@@ -25,6 +25,7 @@ COMMANDS = {
     "help": officials.help_command,
     "language": officials.language_command,
     "topics": officials.topics_command,
+    "new": officials.new_question,
     "reindex": admins.reindex,
     "status": admins.status,
     "gaps": admins.gaps,
@@ -46,6 +47,7 @@ BUTTONS = {
     cb.CANCEL: coordinators.on_cancel,
     cb.NARROW: officials.on_narrow,
     cb.NARROW_TOPIC: officials.on_narrow_topic,
+    cb.NEW_QUESTION: officials.on_new_question,
 }
 
 

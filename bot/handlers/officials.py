@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from index.engine import Answer
+from index.followup import read_message
 from index.search import Filters
 
 from .. import callback_data as cb
@@ -21,6 +22,7 @@ from ..services import services
 from ..texts import LANGUAGES
 from ..views import (
     MAX_RESULTS,
+    followup_notice,
     full_practice_blocks,
     language_keyboard,
     narrow_view,
@@ -29,6 +31,7 @@ from ..views import (
     sources_blocks,
     topic_page,
     topics_view,
+    with_new_question_button,
 )
 
 log = logging.getLogger(__name__)
@@ -129,14 +132,25 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if len(text) > MAX_QUESTION_CHARS:
         await reply_html(update, context, ui.html("question_too_long", length=len(text), limit=MAX_QUESTION_CHARS))
         return
+    # A short message that depends on this chat's last question is read with it (index/followup.py).
+    reading, turn = read_message(text, s.followups.recall(chat.id), s.engine.index.local_places)
+    if reading.used_context:
+        language = reply_language(s, user, reading.language)
+        ui = UI(language)
     started = time.perf_counter()
     async with typing(context, chat.id):
-        answer: Answer = await s.blocking(s.engine.ask, text)
+        if reading.used_context:
+            answer: Answer = await s.blocking(
+                s.engine.ask, reading.question, filters=reading.filters, language=reading.language
+            )
+        else:
+            answer = await s.blocking(s.engine.ask, text)
     latency_ms = (time.perf_counter() - started) * 1000
+    s.followups.remember(chat.id, turn)
     question_id = s.db.log_question(
         user.id,
         chat.id,
-        text,
+        reading.question,  # what was answered: "More results" and the gaps report re-read it
         answer.language,
         language,
         [r.id for r in answer.results],
@@ -145,19 +159,42 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         latency_ms,
     )
     log.info(
-        "question %d (%s, %d chars): confident=%s in %.0f ms",
+        "question %d (%s, %d chars%s): confident=%s in %.0f ms",
         question_id,
         answer.language,
         len(text),
+        ", follow-up" if reading.used_context else "",
         answer.confident,
         latency_ms,
     )
+    notice = [followup_notice(ui, reading.context)] if reading.used_context else []
     if not answer.confident or not answer.results:
         # An honest "not found", a way to browse, and the question stays in the log as a gap.
-        await reply_html(update, context, *no_match_view(ui, answer))
+        text_html, markup = no_match_view(ui, answer)
+        if reading.used_context:
+            markup = with_new_question_button(ui, markup)
+        await reply_html(update, context, [*notice, text_html], markup)
         return
     blocks, markup = results_view(ui, answer, question_id, shown_before=0, top_k=s.engine.top_k, with_feedback=True)
-    await reply_html(update, context, [ui.html("results_intro"), *blocks], markup)
+    if reading.used_context:
+        markup = with_new_question_button(ui, markup)
+    await reply_html(update, context, [*notice, ui.html("results_intro"), *blocks], markup)
+
+
+async def new_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/new: the next message is read on its own, not with the previous question."""
+    services(context).followups.forget(update.effective_chat.id)
+    await reply_html(update, context, ui_for(context, update.effective_user).html("new_question_ready"))
+
+
+async def on_new_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "New question" button under a follow-up's answer: as /new."""
+    query = update.callback_query
+    services(context).followups.forget(query.message.chat.id if query.message else query.from_user.id)
+    ui = ui_for(context, query.from_user)
+    await answer_query(update, ui.plain("new_question_ready"))
+    if query.message is not None:
+        await send_html(context, query.message.chat.id, ui.html("new_question_ready"))
 
 
 def _question_of_chat(context, update: Update):
