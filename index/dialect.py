@@ -266,19 +266,22 @@ _HAMZA_ALEFS = ("أ", "إ", "آ")
 
 
 def _spellings(word: str) -> list[str]:
-    """The spellings ``word`` may stand for, one slip repaired (or two: ه for ة and one more)."""
-    first = []
+    """The spellings ``word`` may stand for, with one or two slips repaired (الاسواك: ا→أ and ك→ق)."""
+    once = _one_slip(word)
+    return list(dict.fromkeys(once + [twice for spelling in once for twice in _one_slip(spelling)]))
+
+
+def _one_slip(word: str) -> list[str]:
+    out = []
     if word.endswith("ه"):
-        first.append(word[:-1] + "ة")
+        out.append(word[:-1] + "ة")
     if word.endswith("ي"):
-        first.append(word[:-1] + "ى")
-    out = list(first)
-    for base in [word, *first]:
-        for i, letter in enumerate(base):
-            if letter == "ا":
-                out.extend(base[:i] + alef + base[i + 1 :] for alef in _HAMZA_ALEFS)
-            elif letter in "كگ":
-                out.append(base[:i] + "ق" + base[i + 1 :])
-            elif letter == "ي" and 0 < i < len(base) - 1:
-                out.append(base[:i] + "ئ" + base[i + 1 :])
+        out.append(word[:-1] + "ى")
+    for i, letter in enumerate(word):
+        if letter == "ا":
+            out.extend(word[:i] + alef + word[i + 1 :] for alef in _HAMZA_ALEFS)
+        elif letter in "كگ":
+            out.append(word[:i] + "ق" + word[i + 1 :])
+        elif letter == "ي" and 0 < i < len(word) - 1:
+            out.append(word[:i] + "ئ" + word[i + 1 :])
     return out

@@ -109,6 +109,9 @@ class Turn:
     question: str
     language: str
     places: frozenset[str] = frozenset()
+    # What a follow-up naming another place builds on: the question without the place it asked
+    # about ("and in Tolmin?" after "…? and in Hrastnik?" means "…? and in Tolmin?"); None: ``question``.
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,8 @@ class Reading:
     def used_context(self) -> bool:
         return self.context is not None
 
-    def turn(self, places: frozenset[str]) -> Turn:
-        return Turn(self.question, self.language, places)
+    def turn(self, places: frozenset[str], topic: str | None = None) -> Turn:
+        return Turn(self.question, self.language, places, topic)
 
 
 def places_in(text: str, places: list[str]) -> frozenset[str]:
@@ -211,14 +214,15 @@ def read_message(message: str, previous: Turn | None, places: list[str]) -> tupl
     # A short message in the previous question's script keeps its language ("Hrastnik?" after Slovenian).
     if len(_WORD.findall(message)) <= 3 and (language == "ar") == (previous.language == "ar"):
         language = previous.language
+    topic = previous.topic or previous.question
     if named:
-        base = _strip_places(previous.question, previous.places | named) if previous.places else previous.question
+        base = _strip_places(topic, previous.places | named) if previous.places else topic
         used = named
     else:
         base, used = previous.question, previous.places
     question = f"{base} {message}"
     reading = Reading(message, question, language, Filters(municipalities=used) if used else None, previous.question)
-    return reading, reading.turn(used)
+    return reading, reading.turn(used, base if named else None)
 
 
 def read_conversation(turns: list[str], places: list[str]) -> Reading:

@@ -55,6 +55,7 @@ NEEDS = {
     cb.CANCEL: "coordinator",
     cb.NARROW: "official",
     cb.NARROW_TOPIC: "official",
+    cb.NEW_QUESTION: "official",
 }
 RANK = {"anyone": 0, "official": 1, "coordinator": 2, "admin": 3}
 EXAMPLES = {  # one well-formed press of each kind
@@ -72,6 +73,7 @@ EXAMPLES = {  # one well-formed press of each kind
     cb.CANCEL: "cx:1",
     cb.NARROW: "n:1",
     cb.NARROW_TOPIC: "nt:1:health",
+    cb.NEW_QUESTION: "nq",
 }
 USERS = {STRANGER: "anyone", PENDING: "anyone", DENIED: "anyone", OFFICIAL: "official", COORDINATOR: "coordinator"}
 
@@ -144,6 +146,7 @@ async def example_data(bot) -> dict[str, str]:
         cb.CANCEL: cb.encode(cb.CANCEL, upload),
         cb.NARROW: cb.encode(cb.NARROW, question),
         cb.NARROW_TOPIC: cb.encode(cb.NARROW_TOPIC, question, "local-business"),
+        cb.NEW_QUESTION: cb.encode(cb.NEW_QUESTION),
     }
     assert set(data) == set(NEEDS)
     return data
@@ -180,7 +183,7 @@ async def test_every_button_is_refused_to_everyone_without_its_role(bot, knowled
             assert len(bot.emulator.calls_of("sendMessage")) == sent_before, (user, kind)  # nobody was told anything
             assert state(bot, knowledge) == before, (user, kind)
             refused += 1
-    # 3 strangers x 13 kinds, the official x 4 (approve, deny, publish, cancel), the coordinator x 2
+    # 3 strangers x 14 kinds, the official x 4 (approve, deny, publish, cancel), the coordinator x 2
     assert refused == 3 * (len(NEEDS) - 1) + 4 + 2
 
 

@@ -51,7 +51,7 @@ async def test_start_welcomes_explains_and_offers_languages(bot):
     menus = {
         c.get("language_code"): [x["command"] for x in c["commands"]] for c in bot.emulator.calls_of("setMyCommands")
     }
-    assert menus[None] == menus["ar"] == ["start", "help", "language", "topics"]
+    assert menus[None] == menus["ar"] == ["start", "help", "language", "topics", "new"]
 
 
 async def test_start_in_arabic_for_an_arabic_telegram_client(bot):

@@ -156,7 +156,9 @@ def test_eval_bad_line_names_the_line(env, tmp_path: Path):
     result = CliRunner().invoke(main, ["eval", str(questions)])
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {questions}:2: not a question line (")
-    assert result.output.rstrip().endswith('expected {"question": str, "lang": str, "relevant": [ids]}')
+    assert result.output.rstrip().endswith(
+        'expected {"question": str, "lang": str, "relevant": [ids]} or "turns": [str, ...] instead of "question"'
+    )
 
 
 def test_chat_answers_each_line_until_end_of_input(env):
