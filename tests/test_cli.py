@@ -219,3 +219,17 @@ def test_a_named_error_is_one_line_and_any_other_keeps_its_traceback(env, monkey
     monkeypatch.setattr(index.engine.Engine, "reload", bug)
     result = CliRunner().invoke(main, ["ask", "help for the elderly"])
     assert isinstance(result.exception, RuntimeError) and "Error:" not in result.output
+
+
+def test_chat_reads_a_follow_up_with_the_previous_question_until_new(env):
+    lines = "Volunteers who help people with transport\nand in Tolmin?\n/new\nand in Tolmin?\n"
+    result = CliRunner().invoke(main, ["chat"], input=lines)
+    assert result.exit_code == 0
+    out = result.stdout.split("\n")
+    notice = "(Read together with your previous question: «Volunteers who help people with transport». Type /new to start a new question.)"
+    assert out.count(notice) == 1
+    after = out[out.index(notice) + 1 :]
+    assert after[0] == "The most relevant practices:"
+    assert after[2] == "1. Free transport for older people by Red Cross volunteers — Tolmin"
+    # After /new the same message is read alone: no second notice.
+    assert out.index("Ready for a new question: I will read your next message on its own.") > out.index(notice)
