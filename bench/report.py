@@ -103,6 +103,11 @@ METHOD = """\
    The bot: `peerbot run` against the Bot API emulator with a question already waiting, timed
    from the process start to the answer (with the buttons) in the emulator; then 20 more
    questions from 20 officials, and the process's VmHWM.
+8. **Reading officials' typing** (issue 13, `bench/officials_typing.py`) — the dialect rewrite,
+   Arabizi detection and transliteration, the follow-up rule and `Reader.read` timed alone per
+   question (best of 7 per question; median and p95 over the issue-13 dev sets and the standard
+   questions); then `Engine.ask` with the variants minus the same question searched as typed,
+   interleaved question by question, for the rewritten questions and the standard set.
 """
 
 

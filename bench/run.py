@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .common import REPO, Context, Section, log, machine
 
-SECTIONS = ("latency", "scale", "build", "incremental", "concurrency", "coldstart")
+SECTIONS = ("latency", "scale", "build", "incremental", "concurrency", "coldstart", "typing")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -89,6 +89,10 @@ def _runner(name: str):
         from . import coldstart
 
         return coldstart.run
+    if name == "typing":
+        from . import officials_typing
+
+        return officials_typing.run
     raise KeyError(name)
 
 
