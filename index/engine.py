@@ -163,7 +163,7 @@ class Engine:
 
     def answer_reading(self, reading: Reading, vectors, top_k=None, filters=None, config=None, started=None) -> Answer:
         """Every search text of ``reading`` ranked; per practice its best score, before confidence."""
-        if len(reading.texts) == 1:  # nothing rewritten: exactly the plain path
+        if reading.texts == (reading.question,):  # nothing rewritten: exactly the plain path
             return self.answer_with_vector(
                 reading.question, vectors[0], top_k, filters, reading.language, config, started
             )
@@ -199,7 +199,8 @@ TYPED_HANDICAP = 0.01
 
 
 def merge_rankings(rankings: list[Ranking], top_k: int, handicap: float = TYPED_HANDICAP) -> Ranking:
-    """One ranking from the rankings of a question's variants (the first is the text as typed):
+    """One ranking from the rankings of a question's variants (the first is the text as typed, or
+    for Arabizi its transliteration):
     each practice at its best score (ties by practice id, as in one ranking); confident when any
     variant's ranking is."""
     best: dict[str, Hit] = {}
