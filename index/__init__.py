@@ -9,6 +9,9 @@ The pipeline, in the order data flows through it:
                       (store.py: the SQLite schema; vector_index.py: FAISS; lexical.py: BM25)
     search.py         a loaded generation (SearchIndex) and the ranking of practices for a question
     query_filters.py  places named in a question -> filters
+    query_variants.py a question -> the texts it is searched as (dialect.py: Iraqi/Gulf -> MSA and
+                      spelling repair; arabizi.py: Latin-letter Arabic detected and transliterated)
+    followup.py       a short message + the chat's last question -> the question it means
     engine.py         question -> ranked practices: the one entry point for the bot, the CLI and bench/
     evaluate.py       retrieval quality on a question file (`peerbot eval`)
     language.py       language detection and the folding used by BM25

@@ -26,7 +26,9 @@ def test_every_arabizi_dev_question_is_detected():
 
 
 def test_no_english_slovenian_or_arabic_dev_question_is_taken_for_arabizi():
-    others = _questions("questions", "gap_questions", "hasty_en_tune", "hasty_en_heldout", "iraqi_tune")
+    others = _questions(
+        "questions", "gap_questions", "hasty_en_tune", "hasty_en_heldout", "iraqi_tune", "iraqi_heldout"
+    )
     wrong = [q["question"] for q in others if is_arabizi(q["question"])]
     assert not wrong
 
