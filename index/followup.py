@@ -94,12 +94,22 @@ _GENERIC = frozenset(
     do did does done make made give gave given offer offered get got receive received happen happened
     what how which where why was were is are have has had the a an in of on for to and about
     naredil naredila naredili storil storila dal dala dali dobil dobili prejeli prejel bilo je so se v pa kaj
+    oglasal oglasala oglasali odgovarjal odgovarjali odgovoril odgovorili
     in na za ali kako kje
     فعل فعلت فعلوا قدم قدمت سوت سوا سوو سووا انطت انطى صار حدث كان كانت جان في على عن ماذا كيف
     شنو شلون وين اين أين هل اكو ماكو و يجاوب يجيب
     """.split()
 )
+_QUANTITY = frozenset("much many koliko كم شكد اشكد شگد".split())
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _folded_set(words) -> frozenset[str]:
+    """The word lists as the rule compares words: Latin folded, Arabic normalised (ة→ه, أ→ا …)."""
+    return frozenset(normalise_arabic(fold_latin(w)) for w in words)
+
+
+_POINTERS, _DETAILS, _GENERIC, _QUANTITY = map(_folded_set, (_POINTERS, _DETAILS, _GENERIC, _QUANTITY))
 
 
 @dataclass(frozen=True)
@@ -195,7 +205,12 @@ def depends_on_previous(message: str, places: frozenset[str]) -> bool:
         return len(topic) <= 2
     if places:
         return not topic and (detail or len(words) <= 2)
-    return len(topic) == 0 or ((detail or pointer) and len(topic) <= 2)
+    # A terse new question ("utility costs for companies") has a detail word and two topic words
+    # of its own: a detail word alone allows one topic word, a pointer two.
+    # A detail word with one topic word is a follow-up only when it asks "how much/many": "how many
+    # residents died?" points back, "who paid for the masks?" is a question of its own.
+    quantity = bool(folded & _QUANTITY)
+    return len(topic) == 0 or (pointer and len(topic) <= 2) or (detail and quantity and len(topic) <= 1)
 
 
 def read_message(message: str, previous: Turn | None, places: list[str]) -> tuple[Reading, Turn]:
