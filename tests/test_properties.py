@@ -346,6 +346,7 @@ ARGS = {
     cb.PUBLISH: st.tuples(NUMBER),
     cb.CANCEL: st.tuples(NUMBER),
     **({cb.NARROW: st.tuples(NUMBER), cb.NARROW_TOPIC: st.tuples(NUMBER, KEY)} if hasattr(cb, "NARROW") else {}),
+    cb.NEW_QUESTION: st.tuples(),
 }
 
 
