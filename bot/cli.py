@@ -192,6 +192,8 @@ def eval_command(ctx: click.Context, file: Path, as_json: bool, compare: bool) -
     Each line: {"question": "...", "lang": "en", "relevant": ["practice-id", ...]};
     --compare prints BM25 only, dense only, hybrid and centring side by side.
     "relevant": [] marks a question the knowledge cannot answer (it should not be confident).
+    "turns": ["first question", "follow-up"] instead of "question" scores the last turn read
+    after the earlier ones, as the bot reads it (peerbot eval tests/eval/followups_heldout.jsonl).
     """
     from index.evaluate import evaluate, read_questions, report_json
 
