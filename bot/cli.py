@@ -246,6 +246,61 @@ def _cell(value) -> str:
 
 
 @main.command()
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Only questions asked in the last N days; 0 for all of them.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON list of {count, questions, languages, first_asked, last_asked} (stable contract, see README).",
+)
+@click.pass_context
+def gaps(ctx: click.Context, days: int, as_json: bool) -> None:
+    """Questions the bot could not answer, grouped by meaning across languages, largest first.
+
+    \b
+    Example:
+        peerbot gaps --days 7
+        peerbot gaps --json > gaps.json
+    Unanswered means: no confident answer, or a 👎, and not yet answered by the coordinators
+    ("ask the team"). Each group shows how often it was asked, in which languages, when first
+    and last, and its wordings (most asked first). Reads the bot database; changes nothing.
+    """
+    from index.problems import visible
+
+    from .database import DB_NAME, BotDatabase
+    from .gap_report import gap_groups
+
+    settings = _settings(ctx)
+    window = f"in the last {days} day(s)" if days else "in all"
+    if not (settings.data_dir / DB_NAME).is_file():
+        click.echo("[]" if as_json else f"No bot database at {settings.data_dir / DB_NAME} yet: no questions to group.")
+        return
+    database = BotDatabase.in_data_dir(settings.data_dir)
+    try:
+        groups = gap_groups(database, _embedder(settings), days)
+    finally:
+        database.close()
+    if as_json:
+        from index.gaps import gaps_json
+
+        click.echo(json.dumps(gaps_json(groups), ensure_ascii=False))
+        return
+    for group in groups:
+        first, last = (moment.date().isoformat() for moment in (group.first_asked, group.last_asked))
+        click.echo(f"{group.count}× ({', '.join(group.languages)}; first asked {first}, last asked {last})")
+        for wording in group.questions:
+            click.echo(f"  {visible(wording)}")  # spelled out: a question could carry terminal escapes
+    asked = sum(g.count for g in groups)
+    click.echo(f"{len(groups)} group(s) of {asked} unanswered question(s) {window}.")
+
+
+@main.command()
 @click.pass_context
 def chat(ctx: click.Context) -> None:
     """Talk to peerbot in the terminal: same engine and replies as the Telegram bot.

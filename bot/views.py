@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from index.engine import Answer
+from index.gaps import GapGroup
 from index.knowledge import Practice
-from index.problems import Problem
+from index.problems import Problem, short
 from index.search import PracticeRecord
 from index.taxonomy import Taxonomy
 
 from . import callback_data as cb
-from .bidi import is_rtl, isolate, rtl_line
+from .bidi import RLM, is_rtl, isolate, rtl_line
 from .markup import UI, embedded, esc, keyboard
 from .reply import Card, cards
+from .sending import utf16_length
 from .texts import LANGUAGES, Texts
 
 if TYPE_CHECKING:
@@ -37,6 +39,12 @@ MAX_RESULTS = 9  # "more results" stops here: further down the ranking nothing i
 TOPIC_PAGE = 8
 PARAGRAPH_CHARS = 3000  # long paragraphs are cut at sentence ends, well inside one message
 PROBLEMS_SHOWN = 15
+# /gaps stays one message (two at most, with its header): groups are added while they fit this
+# many UTF-16 units of HTML, each shows at most GAP_WORDINGS wordings cut to GAP_WORDING_CHARS,
+# and the rest is left to the dashboard (15 long questions full of <&>"' once made 31 messages).
+GAPS_BUDGET = 3500
+GAP_WORDINGS = 3
+GAP_WORDING_CHARS = 90
 
 
 # -- languages and topics ----------------------------------------------------------------
@@ -304,3 +312,47 @@ def decision_keyboard(ui: UI, user_id: int) -> InlineKeyboardMarkup | None:
             ]
         ]
     )
+
+
+# -- gaps --------------------------------------------------------------------------------
+
+
+def user_text(ui: UI, text: str, limit: int) -> str:
+    """A user's words inside a line of ours: one line, shortened, isolated (FSI...PDI) whatever its
+    direction, escaped; invisible and direction-changing characters are spelled out."""
+    shortened = short(" ".join(text.split()), limit)
+    return esc(isolate(shortened))
+
+
+def _bullet(ui: UI, html_text: str) -> str:
+    return (RLM if is_rtl(ui.language) else "") + "• " + html_text
+
+
+def gaps_blocks(ui: UI, groups: list[GapGroup], days: int | None) -> list[str]:
+    """The largest gap groups that fit one message, then how many more and where to see them."""
+    if not groups:
+        return [ui.html("gaps_none_days", days=days) if days else ui.html("gaps_none")]
+    title = ui.html("gaps_title_days", days=days) if days else ui.html("gaps_title")
+    blocks, used = [f"<b>{title}</b>"], 0
+    for group in groups:
+        lines = [
+            ui.html(
+                "gaps_group",
+                count=group.count,
+                languages=", ".join(group.languages),
+                first=group.first_asked.date().isoformat(),
+                last=group.last_asked.date().isoformat(),
+            )
+        ]
+        lines += [_bullet(ui, user_text(ui, q, GAP_WORDING_CHARS)) for q in group.questions[:GAP_WORDINGS]]
+        if len(group.questions) > GAP_WORDINGS:
+            lines.append(ui.html("gaps_more_wordings", count=len(group.questions) - GAP_WORDINGS))
+        block = "\n".join(lines)
+        if used + utf16_length(block) > GAPS_BUDGET and len(blocks) > 1:
+            break
+        blocks.append(block)
+        used += utf16_length(block)
+    rest = len(groups) - (len(blocks) - 1)
+    if rest:
+        blocks.append(ui.html("gaps_more_groups", count=rest))
+    return blocks

@@ -217,3 +217,71 @@ def test_a_named_error_is_one_line_and_any_other_keeps_its_traceback(env, monkey
     monkeypatch.setattr(index.engine.Engine, "reload", bug)
     result = CliRunner().invoke(main, ["ask", "help for the elderly"])
     assert isinstance(result.exception, RuntimeError) and "Error:" not in result.output
+
+
+def _log_gaps(data_dir: Path, questions: list[tuple[str, str, str, bool]]) -> None:
+    """(text, language, asked_at, confident) rows in the bot database, at fixed times."""
+    from bot.database import BotDatabase
+
+    database = BotDatabase.in_data_dir(data_dir)
+    for text, language, at, confident in questions:
+        qid = database.log_question(1003, 1003, text, language, language, [], [], confident, 10.0)
+        database.db.execute("update questions set asked_at = ?, day = ? where id = ?", [at, at[:10], qid])
+    database.db.conn.commit()
+    database.close()
+
+
+def test_gaps_prints_groups_largest_first_with_their_wordings(env, data_dir: Path):
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).replace(microsecond=0)
+    at = [(today - timedelta(days=d)).isoformat() for d in (40, 3, 2, 1)]
+    _log_gaps(
+        data_dir,
+        [
+            ("xyzzy plover", "en", at[1], False),
+            ("Xyzzy  plover", "en", at[3], False),
+            ("rent exemption", "en", at[2], True),  # answered: not a gap
+            ("زقزقة\x1b[2J", "ar", at[2], False),  # a terminal escape is spelled out, never printed
+            ("very old question", "en", at[0], False),  # outside the 30 days
+        ],
+    )
+    result = invoke("gaps")
+    assert result.exit_code == 0
+    d = [a[:10] for a in at]
+    assert result.output == (
+        f"2× (en; first asked {d[1]}, last asked {d[3]})\n"
+        "  Xyzzy plover\n"  # tied forms: the first in code-point order, so the output never depends on input order
+        f"1× (ar; first asked {d[2]}, last asked {d[2]})\n"
+        "  زقزقة<U+001B>[2J\n"
+        "2 group(s) of 3 unanswered question(s) in the last 30 day(s).\n"
+    )
+    every = invoke("gaps", "--days", "0")
+    assert every.output.splitlines()[-1] == "3 group(s) of 4 unanswered question(s) in all."
+
+
+def test_gaps_json_contract(env, data_dir: Path):
+    _log_gaps(
+        data_dir,
+        [
+            ("xyzzy plover", "en", "2026-11-01T08:00:00+00:00", False),
+            ("xyzzy plover", "sl", "2026-11-02T09:30:00+00:00", False),
+        ],
+    )
+    result = invoke("gaps", "--json", "--days", "0")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == [
+        {
+            "count": 2,
+            "questions": ["xyzzy plover"],
+            "languages": ["en", "sl"],
+            "first_asked": "2026-11-01T08:00:00+00:00",
+            "last_asked": "2026-11-02T09:30:00+00:00",
+        }
+    ]
+
+
+def test_gaps_before_the_bot_ever_ran(env, data_dir: Path):
+    assert invoke("gaps", "--json").output == "[]\n"
+    assert invoke("gaps").output == f"No bot database at {data_dir / 'peerbot.db'} yet: no questions to group.\n"
+    assert not (data_dir / "peerbot.db").exists()
