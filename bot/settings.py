@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         20, ge=1, validation_alias=AliasChoices("PEERBOT_RATE_LIMIT", "rate_limit_per_minute")
     )
+    # "Ask the team": questions an official may send to the coordinators in any 24 hours.
+    team_questions_per_day: int = Field(
+        3, ge=0, le=100, validation_alias=AliasChoices("PEERBOT_TEAM_QUESTIONS_PER_DAY", "team_questions_per_day")
+    )
     # Webhook mode (peerbot run --webhook-url): Telegram POSTs updates to this public HTTPS URL;
     # the bot listens on listen:port (behind a reverse proxy) and rejects posts without the secret.
     webhook_url: str | None = Field(None, validation_alias=AliasChoices("PEERBOT_WEBHOOK_URL", "webhook_url"))

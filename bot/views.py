@@ -19,7 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from index.engine import Answer
 from index.gaps import GapGroup
 from index.knowledge import Practice
-from index.problems import Problem, short
+from index.problems import Problem, short, visible
 from index.search import PracticeRecord
 from index.taxonomy import Taxonomy
 
@@ -112,14 +112,18 @@ def narrow_view(ui: UI, question_id: int, counts: Counter, taxonomy: Taxonomy):
 # -- answers -----------------------------------------------------------------------------
 
 
-def no_match_view(ui: UI, answer: Answer):
-    """An honest "not found" (or "your filter left nothing"), and a way to browse instead."""
+def no_match_view(ui: UI, answer: Answer, question_id: int | None = None):
+    """An honest "not found" (or "your filter left nothing"), a way to browse instead, and, for a
+    logged question, a way to ask the coordinators."""
     text = (
         ui.html("filtered_out", filter=answer.filters.describe())
         if answer.filtered_out and answer.filters
         else ui.html("no_match")
     )
-    return text, keyboard([[ui.button("button_topics", cb.encode(cb.TOPICS, ui.language))]])
+    rows = [[ui.button("button_topics", cb.encode(cb.TOPICS, ui.language))]]
+    if question_id is not None:
+        rows.append([ui.button("button_ask_team", cb.encode(cb.ASK_TEAM, question_id))])
+    return text, keyboard(rows)
 
 
 def card_html(card: Card, language: str, texts: Texts) -> str:
@@ -356,3 +360,41 @@ def gaps_blocks(ui: UI, groups: list[GapGroup], days: int | None) -> list[str]:
     if rest:
         blocks.append(ui.html("gaps_more_groups", count=rest))
     return blocks
+
+
+# -- ask the team ------------------------------------------------------------------------
+
+
+def _paragraph(ui: UI, text: str) -> str:
+    """Someone's own words as a paragraph of their own: escaped, control characters spelled out,
+    each line laid out by its own first letter (isolated), whatever the reader's language."""
+    return "\n".join(esc(isolate(visible(line))) if line.strip() else "" for line in text.strip().split("\n"))
+
+
+def team_question_blocks(ui: UI, question) -> list[str]:
+    """What a coordinator receives: who asks, in which language, the question, how to answer."""
+    language = Texts(ui.language)(f"lang_{question.language}") if question.language in LANGUAGES else question.language
+    return [
+        ui.html(
+            "team_question_header",
+            name=question.first_name or "?",
+            language=language,
+            date=question.asked_at.date().isoformat(),
+        ),
+        f"<blockquote>{_paragraph(ui, question.question)}</blockquote>",
+        f"<i>{ui.html('team_reply_hint')}</i>",
+    ]
+
+
+def team_answer_blocks(ui: UI, question, answer: str) -> list[str]:
+    """What the official receives: clearly the coordinators' answer, not a curated practice."""
+    return [
+        f"<b>{ui.html('team_answer_header')}</b>",
+        f"<blockquote>{_paragraph(ui, question.question)}</blockquote>",
+        _paragraph(ui, answer),
+        f"<i>{ui.html('team_answer_note')}</i>",
+    ]
+
+
+def team_answered_keyboard(ui: UI, team_question_id: int) -> InlineKeyboardMarkup | None:
+    return keyboard([[ui.button("button_draft", cb.encode(cb.DRAFT, team_question_id))]])

@@ -55,6 +55,8 @@ NEEDS = {
     cb.CANCEL: "coordinator",
     cb.NARROW: "official",
     cb.NARROW_TOPIC: "official",
+    cb.ASK_TEAM: "official",
+    cb.DRAFT: "coordinator",
 }
 RANK = {"anyone": 0, "official": 1, "coordinator": 2, "admin": 3}
 EXAMPLES = {  # one well-formed press of each kind
@@ -72,6 +74,8 @@ EXAMPLES = {  # one well-formed press of each kind
     cb.CANCEL: "cx:1",
     cb.NARROW: "n:1",
     cb.NARROW_TOPIC: "nt:1:health",
+    cb.ASK_TEAM: "tq:1",
+    cb.DRAFT: "dr:1",
 }
 USERS = {STRANGER: "anyone", PENDING: "anyone", DENIED: "anyone", OFFICIAL: "official", COORDINATOR: "coordinator"}
 
@@ -92,7 +96,19 @@ async def bot(emulator, knowledge, data_dir, engine):
 def state(bot, knowledge) -> str:
     """Everything a refused action could have changed: every table, and the knowledge folder."""
     db = bot.database
-    tables = {t: db._all(f"select * from {t}") for t in ("users", "preferences", "questions", "feedback", "uploads")}  # noqa: S608 - literal table names
+    tables = {
+        t: db._all(f"select * from {t}")
+        for t in (
+            "users",
+            "preferences",
+            "questions",
+            "feedback",
+            "uploads",
+            "team_questions",
+            "team_messages",
+            "audit_log",
+        )
+    }  # noqa: S608 - literal table names
     files = {str(p.relative_to(knowledge)): p.read_bytes().hex() for p in sorted(knowledge.rglob("*")) if p.is_file()}
     return json.dumps([tables, files], default=str, sort_keys=True)
 
@@ -144,6 +160,8 @@ async def example_data(bot) -> dict[str, str]:
         cb.CANCEL: cb.encode(cb.CANCEL, upload),
         cb.NARROW: cb.encode(cb.NARROW, question),
         cb.NARROW_TOPIC: cb.encode(cb.NARROW_TOPIC, question, "local-business"),
+        cb.ASK_TEAM: cb.encode(cb.ASK_TEAM, question),
+        cb.DRAFT: cb.encode(cb.DRAFT, 1),
     }
     assert set(data) == set(NEEDS)
     return data
@@ -180,8 +198,8 @@ async def test_every_button_is_refused_to_everyone_without_its_role(bot, knowled
             assert len(bot.emulator.calls_of("sendMessage")) == sent_before, (user, kind)  # nobody was told anything
             assert state(bot, knowledge) == before, (user, kind)
             refused += 1
-    # 3 strangers x 13 kinds, the official x 4 (approve, deny, publish, cancel), the coordinator x 2
-    assert refused == 3 * (len(NEEDS) - 1) + 4 + 2
+    # 3 strangers x every kind but "ra", the official x 5 (approve, deny, publish, cancel, draft), the coordinator x 2
+    assert refused == 3 * (len(NEEDS) - 1) + 5 + 2
 
 
 async def test_every_admin_command_is_refused_to_everyone_else(bot, knowledge):
@@ -305,6 +323,8 @@ async def test_ids_in_buttons_are_checked_again(bot):
         cb.encode(cb.TOPIC, "no-such-topic", 0, "en"): EN("topic_empty"),
         cb.encode(cb.NARROW, foreign): EN("button_invalid"),
         cb.encode(cb.NARROW_TOPIC, foreign, "local-business"): EN("button_invalid"),
+        cb.encode(cb.ASK_TEAM, foreign): EN("button_invalid"),
+        cb.encode(cb.DRAFT, 999): EN("button_invalid"),
     }
     message = await a_message_with_buttons(bot, ADMIN, list(cases))  # an admin: the role is not what stops these
     for item, expected in cases.items():

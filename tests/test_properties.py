@@ -360,6 +360,8 @@ ARGS = {
     cb.DENY: st.tuples(NUMBER),
     cb.PUBLISH: st.tuples(NUMBER),
     cb.CANCEL: st.tuples(NUMBER),
+    cb.ASK_TEAM: st.tuples(NUMBER),
+    cb.DRAFT: st.tuples(NUMBER),
     **({cb.NARROW: st.tuples(NUMBER), cb.NARROW_TOPIC: st.tuples(NUMBER, KEY)} if hasattr(cb, "NARROW") else {}),
 }
 

@@ -154,7 +154,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     if not answer.confident or not answer.results:
         # An honest "not found", a way to browse, and the question stays in the log as a gap.
-        await reply_html(update, context, *no_match_view(ui, answer))
+        await reply_html(update, context, *no_match_view(ui, answer, question_id))
         return
     blocks, markup = results_view(ui, answer, question_id, shown_before=0, top_k=s.engine.top_k, with_feedback=True)
     await reply_html(update, context, [ui.html("results_intro"), *blocks], markup)
