@@ -301,6 +301,60 @@ def gaps(ctx: click.Context, days: int, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("practice_id", metavar="ID")
+@click.option(
+    "--language",
+    type=click.Choice(["en", "ar", "sl"]),
+    default="en",
+    show_default=True,
+    help="Language of the explanations in the file.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to write ID.md into.",
+)
+@click.pass_context
+def new(ctx: click.Context, practice_id: str, language: str, folder: Path) -> None:
+    """Write a new practice file from the template, every field explained (as /template sends).
+
+    \b
+    Example:
+        peerbot new kocevje-school-meals-for-families --language ar
+    Writes ID.md into the current folder (not into the knowledge folder: a file that still has
+    a <<placeholder>> is refused by `peerbot check` and would stop the next index build). Fill
+    it in, then send it to the bot (which checks it and shows a preview to publish) or copy it
+    into the knowledge folder and run `peerbot check`. An existing file is never overwritten.
+    """
+    from index.knowledge import ID_PATTERN
+    from index.taxonomy import load_taxonomy
+
+    from .practice_template import practice_template
+
+    if len(practice_id) > 80 or not ID_PATTERN.match(practice_id):
+        raise click.BadParameter(
+            f"'{practice_id}' is not a practice id (lower-case letters, digits and single hyphens, at most 80 characters)",
+            param_hint="ID",
+        )
+    taxonomy, problems = load_taxonomy(_settings(ctx).knowledge_dir / "taxonomy.yaml")
+    if problems:
+        raise click.ClickException(f"{problems[0]} (run `peerbot check`)")
+    target = folder / f"{practice_id}.md"
+    if target.exists():
+        raise click.ClickException(f"{target} already exists; nothing was written")
+    folder.mkdir(parents=True, exist_ok=True)
+    text = practice_template(language, taxonomy.topics, taxonomy.target_groups, {"id": practice_id})
+    target.write_text(text, encoding="utf-8")
+    click.echo(
+        f"Wrote {target}: replace every <<...>>, then send it to the bot as a document, "
+        "or copy it into the knowledge folder and run `peerbot check`."
+    )
+
+
+@main.command()
 @click.pass_context
 def chat(ctx: click.Context) -> None:
     """Talk to peerbot in the terminal: same engine and replies as the Telegram bot.

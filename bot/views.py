@@ -31,7 +31,8 @@ from .sending import utf16_length
 from .texts import LANGUAGES, Texts
 
 if TYPE_CHECKING:
-    from .knowledge_files import Outcome
+    from .database import AuditEntry
+    from .knowledge_files import Outcome, PracticeDiff
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +270,57 @@ def preview_blocks(ui: UI, practice: Practice, taxonomy: Taxonomy) -> list[str]:
     ]
     for source in meta.sources:
         lines.append(f'• <a href="{esc(source.url)}">{esc(embedded(source.title, language))}</a>')
+    return ["\n".join(lines)]
+
+
+DIFF_VALUE_CHARS = 80
+DIFF_NAMES_SHOWN = 12
+
+
+def diff_blocks(ui: UI, practice_id: str, diff: PracticeDiff) -> list[str]:
+    """What a replacing upload changes, before Publish: fields and sections added, removed, changed."""
+    lines = [f"<b>{ui.html('diff_title', id=practice_id)}</b>"]
+    if diff.empty:
+        return ["\n".join([*lines, ui.html("diff_none")])]
+
+    def names(values: tuple[str, ...]) -> str:
+        shown = ", ".join(short(v, DIFF_VALUE_CHARS) for v in values[:DIFF_NAMES_SHOWN])
+        return shown + (f", … (+{len(values) - DIFF_NAMES_SHOWN})" if len(values) > DIFF_NAMES_SHOWN else "")
+
+    for key, values in (
+        ("diff_fields_added", diff.fields_added),
+        ("diff_fields_removed", diff.fields_removed),
+        ("diff_fields_changed", diff.fields_changed),
+        ("diff_sections_added", diff.sections_added),
+        ("diff_sections_removed", diff.sections_removed),
+        ("diff_sections_changed", diff.sections_changed),
+    ):
+        if values:
+            lines.append(ui.html(key, names=names(values)))
+    for field, old, new in diff.changed_values[:DIFF_NAMES_SHOWN]:
+        lines.append(
+            _bullet(
+                ui, f"{esc(field)}: {user_text(ui, old, DIFF_VALUE_CHARS)} → {user_text(ui, new, DIFF_VALUE_CHARS)}"
+            )
+        )
+    return ["\n".join(lines)]
+
+
+def audit_blocks(ui: UI, entries: list[AuditEntry]) -> list[str]:
+    """The latest changes to the knowledge folder: when, what, which practice, who."""
+    if not entries:
+        return [ui.html("audit_none")]
+    lines = [f"<b>{ui.html('audit_title')}</b>"]
+    for entry in entries:
+        lines.append(
+            ui.html(
+                "audit_line",
+                at=entry.at.strftime("%Y-%m-%d %H:%M"),
+                action=ui.plain(f"audit_{entry.action}"),
+                id=entry.practice_id,
+                name=short(entry.user_name or str(entry.user_id), 40),
+            )
+        )
     return ["\n".join(lines)]
 
 

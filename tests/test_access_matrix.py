@@ -39,6 +39,7 @@ ADMIN_COMMANDS = {
     "stats": "/stats",
     "remove": "/remove kocevje-cash-free-food-packages",
 }
+COORDINATOR_COMMANDS = {"template": "/template", "edit": "/edit hrastnik-rent-relief-for-business-premises"}
 # The least role each kind of button needs ("ra", asking for access, is for everyone).
 NEEDS = {
     cb.MORE: "official",
@@ -96,19 +97,8 @@ async def bot(emulator, knowledge, data_dir, engine):
 def state(bot, knowledge) -> str:
     """Everything a refused action could have changed: every table, and the knowledge folder."""
     db = bot.database
-    tables = {
-        t: db._all(f"select * from {t}")
-        for t in (
-            "users",
-            "preferences",
-            "questions",
-            "feedback",
-            "uploads",
-            "team_questions",
-            "team_messages",
-            "audit_log",
-        )
-    }  # noqa: S608 - literal table names
+    names = ("users", "preferences", "questions", "feedback", "uploads", "team_questions", "team_messages", "audit_log")
+    tables = {t: db._all(f"select * from {t}") for t in names}  # noqa: S608 - literal table names
     files = {str(p.relative_to(knowledge)): p.read_bytes().hex() for p in sorted(knowledge.rglob("*")) if p.is_file()}
     return json.dumps([tables, files], default=str, sort_keys=True)
 
@@ -128,7 +118,7 @@ def test_the_tables_cover_every_command_and_button_the_bot_registers(emulator, k
         app = build_application(make_settings(emulator, knowledge, data_dir), engine, database)
         handlers = [h for group in app.handlers.values() for h in group]
         commands = {c for h in handlers if isinstance(h, CommandHandler) for c in h.commands}
-        assert commands == set(PUBLIC_COMMANDS) | set(ADMIN_COMMANDS)
+        assert commands == set(PUBLIC_COMMANDS) | set(ADMIN_COMMANDS) | set(COORDINATOR_COMMANDS)
         patterns = [h.pattern for h in handlers if isinstance(h, CallbackQueryHandler) and callable(h.pattern)]
         kinds = {action for action, data in EXAMPLES.items() if any(pattern(data) for pattern in patterns)}
         assert set(NEEDS) == set(EXAMPLES) == set(cb._FORMS) == kinds
@@ -204,7 +194,7 @@ async def test_every_button_is_refused_to_everyone_without_its_role(bot, knowled
 
 async def test_every_admin_command_is_refused_to_everyone_else(bot, knowledge):
     commands, _ = registered(bot)
-    assert commands - set(PUBLIC_COMMANDS) == set(ADMIN_COMMANDS)
+    assert commands - set(PUBLIC_COMMANDS) == set(ADMIN_COMMANDS) | set(COORDINATOR_COMMANDS)
     for chat_type in ("private", "group"):
         for user in (OFFICIAL, COORDINATOR, STRANGER, PENDING, DENIED):
             for name in sorted(ADMIN_COMMANDS):
@@ -218,6 +208,16 @@ async def test_every_admin_command_is_refused_to_everyone_else(bot, knowledge):
                 assert buttons(reply) == (["ra:en"] if button_allowed else []), (user, name, chat_type)
                 assert (reply.reply_to_message is not None) == (chat_type == "group")
                 assert state(bot, knowledge) == before, (user, name, chat_type)
+
+
+async def test_every_coordinator_command_is_refused_to_officials_and_strangers(bot, knowledge):
+    for user in (OFFICIAL, STRANGER, PENDING, DENIED):
+        for name, text in sorted(COORDINATOR_COMMANDS.items()):
+            before = state(bot, knowledge)
+            [reply] = await bot.say(user, text)
+            assert reply.text == refusal(user, cb.PUBLISH), (user, name)
+            assert state(bot, knowledge) == before, (user, name)
+    assert all(bot.emulator.sent_files(user) == [] for user in (OFFICIAL, STRANGER, PENDING, DENIED))
 
 
 def knowledge_texts(bot) -> list[str]:

@@ -285,3 +285,25 @@ def test_gaps_before_the_bot_ever_ran(env, data_dir: Path):
     assert invoke("gaps", "--json").output == "[]\n"
     assert invoke("gaps").output == f"No bot database at {data_dir / 'peerbot.db'} yet: no questions to group.\n"
     assert not (data_dir / "peerbot.db").exists()
+
+
+def test_new_writes_the_template_with_the_id_and_never_overwrites(env, tmp_path: Path, knowledge: Path):
+    from bot.practice_template import practice_template
+    from index.taxonomy import load_taxonomy
+
+    folder = tmp_path / "drafts"
+    result = invoke("new", "zrece-beekeepers-honey", "--language", "ar", "--dir", str(folder))
+    assert result.exit_code == 0
+    assert result.output == (
+        f"Wrote {folder}/zrece-beekeepers-honey.md: replace every <<...>>, then send it to the bot as a document, "
+        "or copy it into the knowledge folder and run `peerbot check`.\n"
+    )
+    taxonomy, _ = load_taxonomy(knowledge / "taxonomy.yaml")
+    written = (folder / "zrece-beekeepers-honey.md").read_text(encoding="utf-8")
+    assert written == practice_template("ar", taxonomy.topics, taxonomy.target_groups, {"id": "zrece-beekeepers-honey"})
+    assert 'id: "zrece-beekeepers-honey"' in written and "# id (إلزامي):" in written
+    again = CliRunner().invoke(main, ["new", "zrece-beekeepers-honey", "--dir", str(folder)])
+    assert again.exit_code == 1
+    assert again.output == f"Error: {folder}/zrece-beekeepers-honey.md already exists; nothing was written\n"
+    bad = CliRunner().invoke(main, ["new", "Not An Id"])
+    assert bad.exit_code == 2 and "'Not An Id' is not a practice id" in bad.output

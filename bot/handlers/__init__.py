@@ -31,6 +31,8 @@ COMMANDS = {
     "gaps": admins.gaps,
     "stats": admins.stats,
     "remove": admins.remove,
+    "template": coordinators.template_command,
+    "edit": coordinators.edit_command,
 }
 BUTTONS = {
     cb.MORE: officials.on_more,

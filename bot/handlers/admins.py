@@ -11,16 +11,18 @@ from telegram.ext import ContextTypes
 from .. import knowledge_files as kf
 from ..access import Role
 from ..charts import stats_chart
+from ..database import AUDIT_REMOVED
 from ..gap_report import DEFAULT_DAYS, gap_groups
 from ..markup import UI, esc
 from ..sending import reply_html, typing
 from ..services import services
-from ..views import failure_blocks, gaps_blocks
+from ..views import audit_blocks, failure_blocks, gaps_blocks
 from .roles import requires
 
 log = logging.getLogger(__name__)
 
 STATS_DAYS = 14
+AUDIT_SHOWN = 5
 MAX_GAP_DAYS = 366
 
 
@@ -63,15 +65,18 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
     await reply_html(
         update,
         context,
-        ui.html(
-            "status",
-            model=index.model_id,
-            practices=len(index.practices),
-            passages=len(index.passages),
-            built_at=index.meta.get("built_at", "?"),
-            uptime=uptime,
-            today=s.db.questions_today(),
-        ),
+        [
+            ui.html(
+                "status",
+                model=index.model_id,
+                practices=len(index.practices),
+                passages=len(index.passages),
+                built_at=index.meta.get("built_at", "?"),
+                uptime=uptime,
+                today=s.db.questions_today(),
+            ),
+            *audit_blocks(ui, s.db.audit_log(AUDIT_SHOWN)),  # who changed which practice, latest first
+        ],
     )
 
 
@@ -135,6 +140,8 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
         await reply_html(update, context, failure_blocks(ui, "remove_failed", outcome, id=practice_id))
         return
     log.info("user %s removed %s (backup %s)", update.effective_user.id, practice_id, outcome.backup)
+    user = update.effective_user
+    s.db.audit(user.id, user.first_name or "", AUDIT_REMOVED, practice_id, relative.as_posix())
     backup = (
         outcome.backup.relative_to(s.settings.data_dir)
         if outcome.backup.is_relative_to(s.settings.data_dir)
