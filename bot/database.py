@@ -204,6 +204,20 @@ class UploadRow:
     created_at: datetime
 
 
+UNANSWERED_SQL = (
+    "select question, language, asked_at from questions q where asked_at >= ? and (confident = 0 or exists "
+    "(select 1 from feedback f where f.question_id = q.id and f.value < 0)) and not exists "
+    "(select 1 from team_questions t where t.question_id = q.id and t.status = ?) order by asked_at, id"
+)
+
+
+def unanswered_questions(query, since: datetime | None = None) -> list[AskedQuestion]:
+    """The open gaps through ``query(sql, params) -> rows as dicts``: the bot's connection, or the
+    dashboard's snapshot (which must not be opened as a BotDatabase: that would migrate it)."""
+    rows = query(UNANSWERED_SQL, [_stamp(since) if since else "", TEAM_ANSWERED])
+    return [AskedQuestion(r["question"], r["language"], datetime.fromisoformat(r["asked_at"])) for r in rows]
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -357,13 +371,7 @@ class BotDatabase:
     def unanswered_questions(self, since: datetime | None = None) -> list[AskedQuestion]:
         """Questions the bot could not answer, oldest first: not confident, or given a 👎 by anyone,
         and not answered by the coordinators since (the input of :func:`index.gaps.group_gaps`)."""
-        rows = self._all(
-            "select question, language, asked_at from questions q where asked_at >= ? and (confident = 0 or exists "
-            "(select 1 from feedback f where f.question_id = q.id and f.value < 0)) and not exists "
-            "(select 1 from team_questions t where t.question_id = q.id and t.status = ?) order by asked_at, id",
-            [_stamp(since) if since else "", TEAM_ANSWERED],
-        )
-        return [AskedQuestion(r["question"], r["language"], datetime.fromisoformat(r["asked_at"])) for r in rows]
+        return unanswered_questions(self._all, since)
 
     def stats(self, days: int = 14) -> dict:
         since = (_now() - timedelta(days=days - 1)).date().isoformat()
