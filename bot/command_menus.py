@@ -50,10 +50,16 @@ async def _set(bot, commands: list[BotCommand], what: str, **scope) -> bool:
 async def set_chat_menu(bot, user_id: int, role: Role, chosen: str | None) -> None:
     """The menu of one user's private chat: in the chosen language, else one per language."""
     scope = BotCommandScopeChat(user_id)
-    await _set(bot, menu(role, chosen or "en"), f"user {user_id}", scope=scope)
-    if chosen is None:
-        for language in LANGUAGES:
+    if not await _set(bot, menu(role, chosen or "en"), f"user {user_id}", scope=scope):
+        return  # the chat cannot be reached: the per-language calls would fail the same way
+    for language in LANGUAGES:
+        if chosen is None:
             await _set(bot, menu(role, language), f"user {user_id}, {language}", scope=scope, language_code=language)
+        else:  # Telegram prefers a menu of the client's language to the scope's own: remove those
+            try:
+                await bot.delete_my_commands(scope=scope, language_code=language)
+            except TelegramError as exc:
+                log.warning("could not remove the %s command menu of user %s: %s", language, user_id, exc)
 
 
 async def set_menus(bot, access, database) -> None:

@@ -520,6 +520,12 @@ class BotDatabase:
         )
         return cursor.rowcount == 1
 
+    def drop_team_question(self, team_question_id: int) -> None:
+        """No coordinator could be reached: forget it, so the official may send it again later."""
+        with self._lock, self.db.atomic():
+            self.db.execute("delete from team_messages where team_question_id = ?", [team_question_id])
+            self.db.execute("delete from team_questions where id = ? and status = ?", [team_question_id, TEAM_OPEN])
+
     def reopen_team_question(self, team_question_id: int) -> None:
         """The answer could not be delivered: the question is open again."""
         self._write(

@@ -185,3 +185,27 @@ async def test_a_reply_to_any_other_bot_message_is_a_question(team_bot):
     [again] = await bot.say(OFFICIAL, "rent exemption for business premises", reply_to=answer.message_id)
     assert again.text.startswith(EN("results_intro"))
     assert "tq:" not in " ".join(buttons(again))  # a confident answer offers no "ask the team"
+
+
+async def test_when_no_coordinator_can_be_reached_the_official_may_try_again(team_bot):
+    bot = team_bot
+    bot.emulator.block_user(COORDINATOR)
+    bot.emulator.block_user(SECOND_COORDINATOR)
+    reply, (_, [unreachable]) = await ask_the_team(bot)
+    assert unreachable.text == EN("team_unreachable")
+    assert bot.database.team_question(1) is None
+    bot.emulator.unblock_user(COORDINATOR)
+    _, [sent] = await bot.press(OFFICIAL, reply, button(reply, "tq:"), count=1)
+    assert sent.text == EN("team_sent")
+    assert len(bot.messages(COORDINATOR)) == 1
+
+
+async def test_purge_removes_team_questions_with_the_questions(team_bot):
+    from datetime import UTC, datetime, timedelta
+
+    bot = team_bot
+    await ask_the_team(bot)
+    assert bot.database.team_question(1) is not None
+    bot.database.purge(datetime.now(UTC) + timedelta(seconds=5))
+    assert bot.database.team_question(1) is None
+    assert bot.database.team_question_of_message(COORDINATOR, 1) is None

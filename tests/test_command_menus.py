@@ -54,6 +54,7 @@ async def test_officials_coordinators_and_admins_each_get_their_own_menu_in_thei
         await bot.press(COORDINATOR, offer, "l:ar", count=1)
         menu = emulator.commands(chat(COORDINATOR))
         assert names(menu) == COORDINATOR_MENU and menu[0].description == Texts("ar")("cmd_start")
+        assert [emulator.commands(chat(COORDINATOR), language) for language in ("en", "ar", "sl")] == [[], [], []]
     finally:
         await bot.stop()
         database.close()

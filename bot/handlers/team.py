@@ -80,8 +80,9 @@ async def on_ask_team(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             s.db.add_team_message(asked.id, member, message.chat.id, message.message_id)
         reached += bool(sent)
     log.info("user %s sent question %d to the team (%d of %d reached)", user.id, row.id, reached, len(members))
-    key = "team_sent" if reached else "team_unreachable"
-    await send_html(context, row.chat_id, ui.html(key))
+    if not reached:
+        s.db.drop_team_question(asked.id)  # not sent: it must not count as sent, nor against the limit
+    await send_html(context, row.chat_id, ui.html("team_sent" if reached else "team_unreachable"))
 
 
 async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
