@@ -29,7 +29,8 @@ from .lexical import LexicalIndex
 from .taxonomy import Taxonomy
 from .vector_index import faiss_vectors_view, read_faiss, search
 
-ADVISORY_SECTIONS = frozenset({"lessons for basra"})
+# The curators' advice section, by its heading in the body languages the contract allows (en, sl, ar).
+ADVISORY_SECTIONS = frozenset({"lessons for basra", "nauki za basro", "دروس للبصرة"})
 LOCAL_LEVELS = ("municipal", "regional")  # the levels whose municipality is a place a question can name
 
 
