@@ -163,3 +163,16 @@ def test_table_has_a_row_per_approach_and_variant(knowledge: Path, tmp_path: Pat
     assert text.splitlines()[0].startswith("| approach | variant | en R@1 | en R@3 | en MRR | en answered | ar R@1")
     assert len(text.splitlines()) == 2 + 5  # five approaches, one variant
     assert isinstance(VariantPlan("x"), VariantPlan)
+
+
+def test_out_of_scope_set_is_the_size_the_issue_asks_for():
+    import json
+
+    rows = [
+        json.loads(line) for line in (ROOT / "tests/eval/out_of_scope.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(rows) >= 150 and all(r["relevant"] == [] for r in rows)
+    assert sum(r["hard"] for r in rows) >= 60
+    assert {r["lang"] for r in rows} == {"en", "ar", "sl"}
+    assert any(r.get("arabic") == "iraqi" for r in rows)
+    assert len({r["question"] for r in rows}) == len(rows)
