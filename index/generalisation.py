@@ -50,6 +50,7 @@ TUNING_FOLD = "A"
 HELD_OUT_FOLD = "B"
 DEFAULT_QUESTIONS = (Path("tests/eval/questions.jsonl"), Path("tests/eval/out_of_scope.jsonl"))
 DEFAULT_SL_BODIES = Path("tests/fixtures/sl_bodies")
+DEFAULT_APPROACH = "hybrid + centring (default)"
 
 
 # -- variants of the knowledge ------------------------------------------------------------
@@ -308,6 +309,24 @@ def _cell(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def calibration_rows(runs: list[VariantRun], questions: list[Question], approach: str) -> list[tuple]:
+    """(question, language, features, in scope) for fold A of the tuning variants: what answerability is fitted on."""
+    rows = []
+    for run in runs:
+        if run.plan.name not in TUNING_VARIANTS:
+            continue
+        for i in in_fold(questions, TUNING_FOLD):
+            answer = run.answers[approach][i]
+            rows.append((questions[i].question, answer.language, answer.diagnostics, bool(questions[i].relevant)))
+    return rows
+
+
+def calibrate(runs: list[VariantRun], questions: list[Question], approach: str = DEFAULT_APPROACH):
+    from .answerability import E5_ANSWERABILITY, fit
+
+    return fit(calibration_rows(runs, questions, approach), E5_ANSWERABILITY.model_prefix)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m index.generalisation", description=__doc__.splitlines()[0])
     parser.add_argument("--knowledge", type=Path, default=Path("knowledge"))
@@ -318,6 +337,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fold", choices=("A", "B"), default=HELD_OUT_FOLD, help="the fold reported (B: held out)")
     parser.add_argument("--variant", action="append", help="only this variant (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="fit answerability on fold A of the tuning variants and print it"
+    )
     args = parser.parse_args(argv)
     from .embedding import DEFAULT_MODEL, load_embedder
 
@@ -328,6 +350,12 @@ def main(argv: list[str] | None = None) -> None:
             args.knowledge, questions, embedder, Path(work), None, read_sl_bodies(args.sl_bodies), args.variant
         )
     embedder.save()
+    if args.calibrate:
+        result = calibrate(runs, questions)
+        print(
+            f"{result.answerability!r}\nmin_confidence={result.threshold} l2={result.l2} out-of-fold={result.out_of_fold}"
+        )
+        return
     table = fold_table(runs, questions, args.fold)
     print(json.dumps(table, ensure_ascii=False) if args.json else format_table(table))
 
