@@ -262,14 +262,36 @@ def run_variants(
     return runs
 
 
-def fold_table(runs: list[VariantRun], questions: list[Question], fold: str) -> dict:
-    """variant -> approach -> language -> metrics, on the questions of ``fold``."""
+def read_hard(paths) -> set[str]:
+    """The questions marked ``"hard": true`` (out of scope, but in the knowledge's words)."""
+    hard = set()
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if row.get("hard"):
+                    hard.add(row["question"])
+    return hard
+
+
+def fold_table(runs: list[VariantRun], questions: list[Question], fold: str, hard: set[str] = frozenset()) -> dict:
+    """variant -> approach -> language -> metrics, on the questions of ``fold``; "all" also has
+    ``hard_no_answer``, the share of the hard out-of-scope questions flagged not confident."""
     chosen = in_fold(questions, fold)
     qs = [questions[i] for i in chosen]
-    return {
-        run.plan.name: {name: summarise(qs, [answers[i] for i in chosen]) for name, answers in run.answers.items()}
-        for run in runs
-    }
+    hard_ones = [k for k, i in enumerate(chosen) if questions[i].question in hard and not questions[i].relevant]
+    table = {}
+    for run in runs:
+        table[run.plan.name] = {}
+        for name, answers in run.answers.items():
+            picked = [answers[i] for i in chosen]
+            metrics = summarise(qs, picked)
+            if hard_ones:
+                metrics["all"]["hard_no_answer"] = round(
+                    sum(not picked[k].confident for k in hard_ones) / len(hard_ones), 4
+                )
+            table[run.plan.name][name] = metrics
+    return table
 
 
 COLUMNS = (("recall@1", "R@1"), ("recall@3", "R@3"), ("mrr", "MRR"), ("answered_rate", "answered"))
@@ -280,7 +302,7 @@ def format_table(table: dict, languages=("en", "ar", "sl")) -> str:
     head = ["approach", "variant"]
     for lang in languages:
         head += [f"{lang} {short}" for _, short in COLUMNS]
-    head.append("no-answer")
+    head += ["answered", "no-answer", "hard no-answer"]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     approaches = list(next(iter(table.values())))
     for approach in approaches:
@@ -290,7 +312,7 @@ def format_table(table: dict, languages=("en", "ar", "sl")) -> str:
             for lang in languages:
                 row = metrics.get(lang, {})
                 cells += [_cell(row.get(key)) for key, _ in COLUMNS]
-            cells.append(_cell(metrics["all"].get("no_answer_accuracy")))
+            cells += [_cell(metrics["all"].get(k)) for k in ("answered_rate", "no_answer_accuracy", "hard_no_answer")]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -356,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{result.answerability!r}\nmin_confidence={result.threshold} l2={result.l2} out-of-fold={result.out_of_fold}"
         )
         return
-    table = fold_table(runs, questions, args.fold)
+    table = fold_table(runs, questions, args.fold, read_hard(args.questions))
     print(json.dumps(table, ensure_ascii=False) if args.json else format_table(table))
 
 
