@@ -5,10 +5,13 @@ Ranking, per question:
 2. per-language centring: subtract the question's mean score over each passage language
    (computed exactly as the dot product with that language's centroid), which removes e5's
    preference for passages in the question's own language;
-3. lexical: BM25 over folded tokens, normalised to [0, 1] per question, and weighted by whether
-   the question and passage share a language (blind fusion hurts Arabic and Slovenian);
-4. practices ranked by their best passage; that passage is the snippet.
-Confidence uses the raw dense score of the best passage and the centred margin (see docs).
+3. lexical: BM25 over folded tokens, normalised to [0, 1] per question, weighted by whether the
+   question and passage share a language (blind fusion hurts Arabic and Slovenian) and by the
+   square of the share of practices that have text in the passage's language (a word match in
+   Arabic can only lift practices that have Arabic text: docs/quality.md, "Language-fair ranking");
+4. practices ranked by their best passage plus a fifth of their second-best; the best passage is
+   the snippet.
+Confidence: index/answerability.py for the model it was fitted for, else two floors (see docs).
 """
 
 from __future__ import annotations
