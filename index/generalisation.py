@@ -294,7 +294,13 @@ def fold_table(runs: list[VariantRun], questions: list[Question], fold: str, har
     return table
 
 
-COLUMNS = (("recall@1", "R@1"), ("recall@3", "R@3"), ("mrr", "MRR"), ("answered_rate", "answered"))
+COLUMNS = (
+    ("recall@1", "R@1"),
+    ("recall@3", "R@3"),
+    ("mrr", "MRR"),
+    ("answered_rate", "answered"),
+    ("no_answer_accuracy", "no-answer"),
+)
 
 
 def format_table(table: dict, languages=("en", "ar", "sl")) -> str:

@@ -160,7 +160,9 @@ def test_table_has_a_row_per_approach_and_variant(knowledge: Path, tmp_path: Pat
     runs = run_variants(knowledge, questions, CachedEmbedder(HashEmbedder(64)), tmp_path / "w", only=["shipped"])
     table = fold_table(runs, questions, "B", {q.question for q in questions if not q.relevant})
     text = format_table(table)
-    assert text.splitlines()[0].startswith("| approach | variant | en R@1 | en R@3 | en MRR | en answered | ar R@1")
+    assert text.splitlines()[0].startswith(
+        "| approach | variant | en R@1 | en R@3 | en MRR | en answered | en no-answer | ar R@1"
+    )
     assert text.splitlines()[0].endswith("| answered | no-answer | hard no-answer |")
     assert len(text.splitlines()) == 2 + 5  # five approaches, one variant
     assert all("hard_no_answer" in m["all"] for m in table["shipped"].values())
