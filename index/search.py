@@ -52,9 +52,9 @@ class RankingConfig:
     lexical_coverage_power: float = 2.0
     # A practice's score adds this share of its second-best passage's (0: its best passage alone).
     second_passage_weight: float = 0.2
-    # Confidence: the best passage's raw cosine, and how far the best practice stands above the
-    # per-language mean. Calibrated on tests/eval/questions.jsonl (docs/quality.md): e5 cosines
-    # sit in a narrow band, so neither value means anything for another model.
+    # Confidence for a model answerability was not fitted for: the best passage's raw cosine, and
+    # how far the best practice stands above the per-language mean. Calibrated for e5 on
+    # tests/eval/questions.jsonl before issue 12 (docs/quality.md): re-calibrate for another model.
     min_dense_score: float = 0.84
     min_centred_score: float = 0.015
     # Answerability learned on the ranking's own features (index/answerability.py); used instead of
@@ -319,7 +319,7 @@ class SearchIndex:
         centred = always_centred if config.centring else dense.copy()
 
         fused = centred if config.dense else np.zeros_like(centred)
-        lexical = self.lexical.scores(question)  # about 0.1 ms at the shipped size
+        lexical = self.lexical.scores(question)  # about 0.02 ms at the shipped size, so always (features)
         english = language_codes == self._language_code_en
         lexical_en = float(lexical[candidates][english].max()) if english.any() else 0.0  # (answerability)
         if config.lexical:
