@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         _DEFAULT_RANKING.min_centred_score,
         validation_alias=AliasChoices("PEERBOT_MIN_CENTRED_SCORE", "min_centred_score"),
     )
+    # Answerability's probability floor (index/answerability.py) for the model it was fitted for.
+    min_confidence: float = Field(
+        _DEFAULT_RANKING.min_confidence,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("PEERBOT_MIN_CONFIDENCE", "min_confidence"),
+    )
     log_level: str = Field("INFO", validation_alias=AliasChoices("PEERBOT_LOG_LEVEL", "log_level"))
 
     telegram_bot_token: SecretStr | None = Field(
@@ -137,4 +144,8 @@ class Settings(BaseSettings):
         return self.model_dir or self.data_dir / "models"
 
     def ranking(self) -> RankingConfig:
-        return _DEFAULT_RANKING.variant(min_dense_score=self.min_dense_score, min_centred_score=self.min_centred_score)
+        return _DEFAULT_RANKING.variant(
+            min_dense_score=self.min_dense_score,
+            min_centred_score=self.min_centred_score,
+            min_confidence=self.min_confidence,
+        )

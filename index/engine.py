@@ -139,5 +139,5 @@ class Engine:
             filtered_out=ranking.filtered_out,
             filters=filters,
             seconds=elapsed,
-            diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred},
+            diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred, **ranking.features},
         )
