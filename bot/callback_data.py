@@ -33,6 +33,8 @@ CANCEL = "cx"  # cx:<upload id>
 NARROW = "n"  # n:<question id>: show topic buttons to narrow an answer
 NARROW_TOPIC = "nt"  # nt:<question id>:<topic key>
 NEW_QUESTION = "nq"  # nq: forget the chat's last question (the next message is read alone)
+ASK_TEAM = "tq"  # tq:<question id>: send an unanswered question to the coordinators
+DRAFT = "dr"  # dr:<team question id>: a draft practice from the question and its answer
 
 _NUMBER = r"(0|[1-9][0-9]{0,11})"
 _DIGEST = r"([0-9a-f]{12})"
@@ -53,6 +55,8 @@ _FORMS = {
     NARROW: re.compile(rf"n:{_NUMBER}"),
     NARROW_TOPIC: re.compile(rf"nt:{_NUMBER}:([a-z0-9]+(?:-[a-z0-9]+)*)"),
     NEW_QUESTION: re.compile(r"nq"),
+    ASK_TEAM: re.compile(rf"tq:{_NUMBER}"),
+    DRAFT: re.compile(rf"dr:{_NUMBER}"),
 }
 
 

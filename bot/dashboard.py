@@ -6,6 +6,12 @@ dashboard first takes a consistent snapshot with SQLite's backup API (the live f
 ``mode=ro``; the bot is never blocked), switches the copy out of WAL mode and serves the copy
 immutably. Nothing the dashboard does can write to the bot's database. Restart the dashboard
 to see newer questions; the page says when its snapshot was taken.
+
+The pictures are datasette-dashboards charts (vega-lite, served from the plugin's own files):
+questions per day by language, the share answered confidently, 👍/👎, gap groups, the audit
+log. Gap groups need the embedder, so they are computed once, into a ``gap_groups`` table of
+the snapshot (never of the bot's database), when the snapshot is taken. The plugin's table
+charts set cell HTML from the query's values, so every value people wrote is escaped in SQL.
 """
 
 from __future__ import annotations
@@ -16,9 +22,19 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .database import DB_NAME
+from .database import DB_NAME, unanswered_questions
 
-DATABASE = "peerbot"  # the name Datasette gives the snapshot (its file stem): URLs are /peerbot/...
+DATABASE = "peerbot"
+DASHBOARD = "peerbot"  # /-/dashboards/peerbot
+GAP_GROUPS_SHOWN = 15
+
+
+def _html(column: str) -> str:
+    """SQL that HTML-escapes a text column (the plugin's table charts render cells as HTML)."""
+    return f"replace(replace(replace(coalesce({column}, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+
+
+# the name Datasette gives the snapshot (its file stem): URLs are /peerbot/...
 
 QUERIES: dict[str, dict] = {
     "unanswered_questions": {
@@ -66,6 +82,53 @@ select
 from questions
 group by day, language
 order by day desc, count(*) desc
+""",
+    },
+    "gap_groups": {
+        "title": "Gap groups by meaning",
+        "description": "Unanswered questions of the 30 days before the snapshot, grouped by meaning across languages (as /gaps and `peerbot gaps`), largest first.",
+        "sql": """
+select
+  rank as "Rank",
+  count as "Times asked",
+  languages as "Languages",
+  questions as "Wordings (most asked first)",
+  first_asked as "First asked (UTC)",
+  last_asked as "Last asked (UTC)"
+from gap_groups
+order by rank
+""",
+    },
+    "team_questions": {
+        "title": "Questions sent to the team",
+        "description": 'What officials asked the coordinators ("ask the team"), and who answered when.',
+        "sql": """
+select
+  question as "Question",
+  first_name as "Official",
+  language as "Language",
+  asked_at as "Asked (UTC)",
+  status as "Status",
+  answered_by_name as "Answered by",
+  answered_at as "Answered (UTC)",
+  answer as "Answer"
+from team_questions
+order by asked_at desc
+""",
+    },
+    "audit_log": {
+        "title": "Changes to the knowledge",
+        "description": "Who published, replaced or removed which practice from Telegram, and when.",
+        "sql": """
+select
+  at as "When (UTC)",
+  action as "Action",
+  practice_id as "Practice",
+  user_name as "By",
+  user_id as "Telegram id",
+  detail as "File"
+from audit_log
+order by at desc, id desc
 """,
     },
     "most_shown_practices": {
@@ -135,6 +198,173 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
+COLUMNS.update(
+    {
+        "team_questions": {
+            "id": "Team question number",
+            "question_id": "The question (questions.id)",
+            "user_id": "Telegram user id of the official",
+            "chat_id": "Chat the answer goes to",
+            "first_name": "The official's Telegram first name",
+            "language": "Language the official reads",
+            "question": "The question as written",
+            "asked_at": "Sent to the team (UTC)",
+            "status": "open or answered",
+            "answered_by": "Telegram id of the coordinator who answered",
+            "answered_by_name": "Their first name",
+            "answer": "The answer as written",
+            "answered_at": "Answered (UTC)",
+        },
+        "team_messages": {
+            "chat_id": "Coordinator's chat",
+            "message_id": "The bot's message there carrying the question",
+            "team_question_id": "The team question",
+            "coordinator_id": "The coordinator",
+        },
+        "audit_log": {
+            "id": "Entry number",
+            "at": "When (UTC)",
+            "user_id": "Telegram id of who did it",
+            "user_name": "Their first name",
+            "action": "published, replaced or removed",
+            "practice_id": "The practice",
+            "detail": "Its file in the knowledge folder",
+        },
+        "gap_groups": {
+            "rank": "1 = the largest group",
+            "count": "Times asked, all wordings together",
+            "questions": "The distinct wordings, most asked first",
+            "languages": "Languages, most asked first",
+            "first_asked": "First asked (UTC)",
+            "last_asked": "Last asked (UTC)",
+        },
+    }
+)
+
+_DAY = {"field": "day", "type": "ordinal", "title": "Day (UTC)"}
+CHARTS: dict[str, dict] = {
+    "questions-total": {
+        "title": "Questions asked",
+        "db": DATABASE,
+        "query": "select count(*) as n from questions",
+        "library": "metric",
+        "display": {"field": "n"},
+    },
+    "confident-total": {
+        "title": "Answered confidently",
+        "db": DATABASE,
+        "query": "select cast(coalesce(round(100.0 * sum(confident) / count(*)), 0) as integer) as share from questions",
+        "library": "metric",
+        "display": {"field": "share", "suffix": " %"},
+    },
+    "gaps-total": {
+        "title": "Open gap groups (30 days)",
+        "db": DATABASE,
+        "query": "select count(*) as n from gap_groups",
+        "library": "metric",
+        "display": {"field": "n"},
+    },
+    "team-open": {
+        "title": "Team questions still open",
+        "db": DATABASE,
+        "query": "select count(*) as n from team_questions where status = 'open'",
+        "library": "metric",
+        "display": {"field": "n"},
+    },
+    "questions-per-day": {
+        "title": "Questions per day, by language",
+        "db": DATABASE,
+        "query": "select day, language, count(*) as questions from questions group by day, language order by day",
+        "library": "vega-lite",
+        "display": {
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "x": _DAY,
+                "y": {"field": "questions", "type": "quantitative", "title": "Questions"},
+                "color": {"field": "language", "type": "nominal", "title": "Language"},
+            },
+        },
+    },
+    "confident-per-day": {
+        "title": "Share answered confidently, per day (%)",
+        "db": DATABASE,
+        "query": "select day, round(100.0 * sum(confident) / count(*), 1) as share, count(*) as questions "
+        "from questions group by day order by day",
+        "library": "vega-lite",
+        "display": {
+            "mark": {"type": "line", "tooltip": True, "point": True},
+            "encoding": {
+                "x": _DAY,
+                "y": {"field": "share", "type": "quantitative", "title": "%", "scale": {"domain": [0, 100]}},
+            },
+        },
+    },
+    "feedback": {
+        "title": "Feedback per day: helpful and not helpful",
+        "db": DATABASE,
+        "query": "select substr(at, 1, 10) as day, case when value > 0 then 'helpful' else 'not helpful' end as feedback, "
+        "count(*) as count from feedback group by 1, 2 order by 1",
+        "library": "vega-lite",
+        "display": {
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "x": _DAY,
+                "y": {"field": "count", "type": "quantitative", "title": "Presses"},
+                "color": {
+                    "field": "feedback",
+                    "type": "nominal",
+                    "title": "Feedback",
+                    "scale": {"domain": ["helpful", "not helpful"], "range": ["#2e7d32", "#c62828"]},
+                },
+            },
+        },
+    },
+    "gap-groups": {
+        "title": "Largest gap groups: what the knowledge lacks",
+        "db": DATABASE,
+        "query": "select rank, count, languages, case when length(first_wording) > 60 "  # noqa: S608 - our own constants
+        "then substr(first_wording, 1, 59) || '…' else first_wording end as wording "
+        f"from gap_groups order by rank limit {GAP_GROUPS_SHOWN}",
+        "library": "vega-lite",
+        "display": {
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "y": {"field": "wording", "type": "nominal", "sort": {"field": "rank"}, "title": None},
+                "x": {"field": "count", "type": "quantitative", "title": "Times asked"},
+                "color": {"field": "languages", "type": "nominal", "title": "Languages"},
+            },
+        },
+    },
+    "gap-table": {
+        "title": "Gap groups and their wordings",
+        "db": DATABASE,
+        "query": f'select count as "Times asked", {_html("languages")} as "Languages", '  # noqa: S608 - our own constants
+        "'<bdi>' || replace("
+        + _html("questions")
+        + ", ' · ', '</bdi> · <bdi>') || '</bdi>' as \"Wordings\", "  # each wording in its own direction
+        'substr(last_asked, 1, 10) as "Last asked" from gap_groups '
+        "union all select 0, '', 'No open gap in the 30 days before the snapshot.', '' "
+        "where not exists (select 1 from gap_groups) order by 1 desc limit 30",
+        "library": "table",
+    },
+    "audit-log": {
+        "title": "Changes to the knowledge (audit log)",
+        "db": DATABASE,
+        "query": f"select replace(substr(at, 1, 16), 'T', ' ') as \"When (UTC)\", {_html('action')} as \"Action\", "  # noqa: S608 - our own constants
+        f'{_html("practice_id")} as "Practice", {_html("user_name")} as "By" from audit_log '
+        "union all select '', '', 'No practice published, replaced or removed from Telegram yet.', '' "
+        "where not exists (select 1 from audit_log) order by 1 desc limit 20",
+        "library": "table",
+    },
+}
+LAYOUT = [
+    ["questions-total", "confident-total", "gaps-total", "team-open"],
+    ["questions-per-day", "questions-per-day", "confident-per-day", "confident-per-day"],
+    ["gap-groups", "gap-groups", "feedback", "feedback"],
+    ["gap-table", "gap-table", "audit-log", "audit-log"],
+]
+
+
 def metadata(source: Path, taken_at: datetime) -> dict:
     stamp = taken_at.strftime("%Y-%m-%d %H:%M UTC")
     tables: dict[str, dict] = {name: {"columns": columns} for name, columns in COLUMNS.items()}
@@ -143,11 +373,28 @@ def metadata(source: Path, taken_at: datetime) -> dict:
     tables["users"].update(title="Access requests and decisions")
     tables["preferences"].update(title="Language choices")
     tables["uploads"].update(title="Knowledge files sent by coordinators")
+    tables["team_questions"].update(title="Questions sent to the team", description='"Ask the team" and the answers.')
+    tables["team_messages"].update(title="Which coordinator message carries which team question")
+    tables["audit_log"].update(title="Audit log", description="Who published, replaced or removed which practice.")
+    tables["gap_groups"].update(
+        title="Gap groups (computed for this snapshot)",
+        description="Unanswered questions of the 30 days before the snapshot, grouped by meaning.",
+    )
     tables["_sqlite_migrations"] = {"hidden": True}
     return {
         "title": "peerbot: admin dashboard",
         "description": f"Read-only snapshot of {source} taken {stamp}. Restart `peerbot dashboard` to refresh.",
         "databases": {DATABASE: {"title": "The bot's database", "tables": tables, "queries": QUERIES}},
+        "plugins": {
+            "datasette-dashboards": {
+                DASHBOARD: {
+                    "title": "peerbot at a glance",
+                    "description": f"Snapshot taken {stamp}. Restart `peerbot dashboard` to refresh.",
+                    "layout": LAYOUT,
+                    "charts": CHARTS,
+                }
+            }
+        },
     }
 
 
@@ -179,13 +426,59 @@ def _copy(uri: str, target: Path) -> None:
         live.close()
 
 
-def build_datasette(data_dir: Path, folder: Path):
-    """The Datasette instance over a fresh snapshot of ``<data_dir>/peerbot.db`` taken into ``folder``."""
+def write_gap_groups(copy: Path, embedder, days: int | None) -> int:
+    """Group the snapshot's open gaps into its ``gap_groups`` table (empty without an embedder,
+    or for a database from before ask-the-team); returns the number of groups."""
+    from index.gaps import group_gaps
+
+    from .gap_report import since
+
+    connection = sqlite3.connect(copy)
+    connection.row_factory = sqlite3.Row
+    try:
+        connection.execute(
+            "create table gap_groups (rank integer primary key, count integer, questions text, first_wording text, "
+            "languages text, first_asked text, last_asked text)"
+        )
+        groups = []
+        if embedder is not None:
+            try:
+                asked = unanswered_questions(
+                    lambda sql, params: [dict(r) for r in connection.execute(sql, params)], since(days)
+                )
+            except sqlite3.OperationalError:  # no team_questions table: the bot has not run this version yet
+                asked = []
+            groups = group_gaps(asked, embedder)
+        connection.executemany(
+            "insert into gap_groups values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    rank,
+                    g.count,
+                    " · ".join(g.questions),
+                    g.questions[0],
+                    ", ".join(g.languages),
+                    g.to_json()["first_asked"],
+                    g.to_json()["last_asked"],
+                )
+                for rank, g in enumerate(groups, start=1)
+            ],
+        )
+        connection.commit()
+        return len(groups)
+    finally:
+        connection.close()
+
+
+def build_datasette(data_dir: Path, folder: Path, embedder=None, gap_days: int | None = 30):
+    """The Datasette instance over a fresh snapshot of ``<data_dir>/peerbot.db`` taken into ``folder``;
+    with an embedder, the snapshot's open gaps grouped by meaning (``gap_groups``)."""
     from datasette.app import Datasette
 
     source = Path(data_dir) / DB_NAME
     Path(folder).mkdir(parents=True, exist_ok=True)
     copy = snapshot(source, Path(folder))
+    write_gap_groups(copy, embedder, gap_days)
     return Datasette(
         immutables=[str(copy)],
         metadata=metadata(source, datetime.now(UTC)),
@@ -193,13 +486,13 @@ def build_datasette(data_dir: Path, folder: Path):
     )
 
 
-def serve(data_dir: Path, host: str, port: int) -> None:
+def serve(data_dir: Path, host: str, port: int, embedder=None) -> None:
     """Blocks until Ctrl-C/SIGTERM; the snapshot is deleted on the way out."""
     import uvicorn
 
     folder = Path(tempfile.mkdtemp(prefix="peerbot-dashboard-"))
     try:
-        ds = build_datasette(data_dir, folder)
+        ds = build_datasette(data_dir, folder, embedder)
         _run_startup(ds)
         uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
     finally:

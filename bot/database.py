@@ -1,5 +1,7 @@
 """The bot's own SQLite database (``<data_dir>/peerbot.db``): access decisions, language choices,
-the question log (which doubles as the knowledge-gap log), feedback and pending uploads.
+the question log (which doubles as the knowledge-gap log), feedback, pending uploads, the
+questions officials sent to the coordinators ("ask the team") with their answers, and the
+audit log of changes to the knowledge folder.
 
 The schema is made only by the numbered migrations below (the pattern of index/store.py); the
 database runs in WAL mode so the index builder and readers never block each other for long.
@@ -23,6 +25,8 @@ from index.gaps import AskedQuestion
 DB_NAME = "peerbot.db"
 
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
+TEAM_OPEN, TEAM_ANSWERED = "open", "answered"
+AUDIT_PUBLISHED, AUDIT_REPLACED, AUDIT_REMOVED = "published", "replaced", "removed"
 UPLOAD_PENDING, UPLOAD_PUBLISHING, UPLOAD_PUBLISHED, UPLOAD_CANCELLED, UPLOAD_FAILED = (
     "pending",
     "publishing",
@@ -91,6 +95,91 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+# m002 is issue 15's (added on another branch); migrations run in the order they are defined and
+# each runs once, by name, so m003 applies after whatever m002 a database already has.
+@migrations()
+def m003_team_questions_and_audit(db: sqlite_utils.Database) -> None:
+    """ "Ask the team" (a question, who asked it in which language, its answer, by whom and when;
+    which coordinator message carries it, so a reply finds it after a restart) and the audit log."""
+    db["team_questions"].create(
+        {
+            "id": int,
+            "question_id": int,
+            "user_id": int,
+            "chat_id": int,
+            "first_name": str,
+            "language": str,
+            "question": str,
+            "asked_at": str,
+            "status": str,
+            "answered_by": int,
+            "answered_by_name": str,
+            "answer": str,
+            "answered_at": str,
+        },
+        pk="id",
+        foreign_keys=[("question_id", "questions", "id")],
+    )
+    db["team_questions"].create_index(["question_id"], unique=True)
+    db["team_questions"].create_index(["user_id", "asked_at"])
+    db["team_messages"].create(
+        {"chat_id": int, "message_id": int, "team_question_id": int, "coordinator_id": int},
+        pk=("chat_id", "message_id"),
+        foreign_keys=[("team_question_id", "team_questions", "id")],
+    )
+    db["audit_log"].create(
+        {"id": int, "at": str, "user_id": int, "user_name": str, "action": str, "practice_id": str, "detail": str},
+        pk="id",
+    )
+    db["audit_log"].create_index(["at"])
+
+
+@dataclass(frozen=True)
+class TeamQuestion:
+    id: int
+    question_id: int
+    user_id: int
+    chat_id: int
+    first_name: str
+    language: str
+    question: str
+    asked_at: datetime
+    status: str
+    answered_by: int | None
+    answered_by_name: str | None
+    answer: str | None
+    answered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict) -> TeamQuestion:
+        answered = row["answered_at"]
+        return cls(
+            row["id"],
+            row["question_id"],
+            row["user_id"],
+            row["chat_id"],
+            row["first_name"] or "",
+            row["language"],
+            row["question"],
+            datetime.fromisoformat(row["asked_at"]),
+            row["status"],
+            row["answered_by"],
+            row["answered_by_name"],
+            row["answer"],
+            datetime.fromisoformat(answered) if answered else None,
+        )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    user_id: int
+    user_name: str
+    action: str
+    practice_id: str
+    detail: str
+
+
 @dataclass(frozen=True)
 class QuestionRow:
     id: int
@@ -113,6 +202,20 @@ class UploadRow:
     content: bytes
     status: str
     created_at: datetime
+
+
+UNANSWERED_SQL = (
+    "select question, language, asked_at from questions q where asked_at >= ? and (confident = 0 or exists "
+    "(select 1 from feedback f where f.question_id = q.id and f.value < 0)) and not exists "
+    "(select 1 from team_questions t where t.question_id = q.id and t.status = ?) order by asked_at, id"
+)
+
+
+def unanswered_questions(query, since: datetime | None = None) -> list[AskedQuestion]:
+    """The open gaps through ``query(sql, params) -> rows as dicts``: the bot's connection, or the
+    dashboard's snapshot (which must not be opened as a BotDatabase: that would migrate it)."""
+    rows = query(UNANSWERED_SQL, [_stamp(since) if since else "", TEAM_ANSWERED])
+    return [AskedQuestion(r["question"], r["language"], datetime.fromisoformat(r["asked_at"])) for r in rows]
 
 
 def _now() -> datetime:
@@ -266,14 +369,9 @@ class BotDatabase:
         )
 
     def unanswered_questions(self, since: datetime | None = None) -> list[AskedQuestion]:
-        """Questions the bot could not answer, oldest first: not confident, or given a 👎 by anyone
-        (the input of :func:`index.gaps.group_gaps`)."""
-        rows = self._all(
-            "select question, language, asked_at from questions q where asked_at >= ? and (confident = 0 or exists "
-            "(select 1 from feedback f where f.question_id = q.id and f.value < 0)) order by asked_at, id",
-            [_stamp(since) if since else ""],
-        )
-        return [AskedQuestion(r["question"], r["language"], datetime.fromisoformat(r["asked_at"])) for r in rows]
+        """Questions the bot could not answer, oldest first: not confident, or given a 👎 by anyone,
+        and not answered by the coordinators since (the input of :func:`index.gaps.group_gaps`)."""
+        return unanswered_questions(self._all, since)
 
     def stats(self, days: int = 14) -> dict:
         since = (_now() - timedelta(days=days - 1)).date().isoformat()
@@ -309,6 +407,18 @@ class BotDatabase:
                     "delete from feedback where at < ? or question_id in (select id from questions where asked_at < ?)",
                     [cutoff, cutoff],
                 ).rowcount
+                # What officials sent to the coordinators is personal data too, and refers to the questions.
+                self.db.execute(
+                    "delete from team_messages where team_question_id in "
+                    "(select id from team_questions where asked_at < ? or question_id in "
+                    "(select id from questions where asked_at < ?))",
+                    [cutoff, cutoff],
+                )
+                self.db.execute(
+                    "delete from team_questions where asked_at < ? or question_id in "
+                    "(select id from questions where asked_at < ?)",
+                    [cutoff, cutoff],
+                )
                 questions = self.db.execute("delete from questions where asked_at < ?", [cutoff]).rowcount
             self.db.execute("pragma wal_checkpoint(TRUNCATE)")
         return questions, feedback
@@ -356,3 +466,93 @@ class BotDatabase:
             "update uploads set status = ?, finished_at = ?, detail = ? where id = ?",
             [status, _stamp(), detail, upload_id],
         )
+
+    # -- ask the team -------------------------------------------------------------------
+
+    def ask_team(
+        self, question_id: int, user_id: int, chat_id: int, first_name: str, language: str, question: str, per_day: int
+    ) -> tuple[str, TeamQuestion | None]:
+        """Record a question for the coordinators: ("sent", it), ("already", the earlier one) or
+        ("limit", None) when this official has sent ``per_day`` in the last 24 hours."""
+        now = _now()
+        with self._lock, self.db.atomic():
+            earlier = self._one("select * from team_questions where question_id = ?", [question_id])
+            if earlier is not None:
+                return "already", TeamQuestion.from_row(earlier)
+            recent = self._one(
+                "select count(*) as n from team_questions where user_id = ? and asked_at >= ?",
+                [user_id, _stamp(now - timedelta(days=1))],
+            )
+            if recent["n"] >= per_day:
+                return "limit", None
+            cursor = self.db.execute(
+                "insert into team_questions (question_id, user_id, chat_id, first_name, language, question, asked_at, status) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [question_id, user_id, chat_id, first_name, language, question, _stamp(now), TEAM_OPEN],
+            )
+            return "sent", self.team_question(int(cursor.lastrowid))
+
+    def team_question(self, team_question_id: int) -> TeamQuestion | None:
+        row = self._one("select * from team_questions where id = ?", [team_question_id])
+        return TeamQuestion.from_row(row) if row else None
+
+    def add_team_message(self, team_question_id: int, coordinator_id: int, chat_id: int, message_id: int) -> None:
+        self._write(
+            "insert or replace into team_messages (chat_id, message_id, team_question_id, coordinator_id) values (?, ?, ?, ?)",
+            [chat_id, message_id, team_question_id, coordinator_id],
+        )
+
+    def team_question_of_message(self, chat_id: int, message_id: int) -> TeamQuestion | None:
+        """The question a coordinator's message carries (what a reply to it answers)."""
+        row = self._one(
+            "select t.* from team_messages m join team_questions t on t.id = m.team_question_id "
+            "where m.chat_id = ? and m.message_id = ?",
+            [chat_id, message_id],
+        )
+        return TeamQuestion.from_row(row) if row else None
+
+    def answer_team_question(self, team_question_id: int, by: int, by_name: str, answer: str) -> bool:
+        """Close an open question with its answer, once; False if it was already answered."""
+        cursor = self._write(
+            "update team_questions set status = ?, answered_by = ?, answered_by_name = ?, answer = ?, answered_at = ? "
+            "where id = ? and status = ?",
+            [TEAM_ANSWERED, by, by_name, answer, _stamp(), team_question_id, TEAM_OPEN],
+        )
+        return cursor.rowcount == 1
+
+    def drop_team_question(self, team_question_id: int) -> None:
+        """No coordinator could be reached: forget it, so the official may send it again later."""
+        with self._lock, self.db.atomic():
+            self.db.execute("delete from team_messages where team_question_id = ?", [team_question_id])
+            self.db.execute("delete from team_questions where id = ? and status = ?", [team_question_id, TEAM_OPEN])
+
+    def reopen_team_question(self, team_question_id: int) -> None:
+        """The answer could not be delivered: the question is open again."""
+        self._write(
+            "update team_questions set status = ?, answered_by = null, answered_by_name = null, answer = null, "
+            "answered_at = null where id = ?",
+            [TEAM_OPEN, team_question_id],
+        )
+
+    # -- audit log ----------------------------------------------------------------------
+
+    def audit(self, user_id: int, user_name: str, action: str, practice_id: str, detail: str = "") -> None:
+        self._write(
+            "insert into audit_log (at, user_id, user_name, action, practice_id, detail) values (?, ?, ?, ?, ?, ?)",
+            [_stamp(), user_id, user_name, action, practice_id, detail],
+        )
+
+    def audit_log(self, limit: int = 10) -> list[AuditEntry]:
+        """The latest changes to the knowledge folder, newest first."""
+        rows = self._all("select * from audit_log order by at desc, id desc limit ?", [limit])
+        return [
+            AuditEntry(
+                datetime.fromisoformat(r["at"]),
+                r["user_id"],
+                r["user_name"] or "",
+                r["action"],
+                r["practice_id"],
+                r["detail"] or "",
+            )
+            for r in rows
+        ]

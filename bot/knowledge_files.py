@@ -96,6 +96,81 @@ def check_upload(knowledge_dir: Path, name: str, data: bytes) -> Checked:
     return Checked(relative, practice if not problems else None, relative_problems(problems, knowledge_dir), replaces)
 
 
+@dataclass(frozen=True)
+class PracticeDiff:
+    """What a replacing upload changes: front-matter fields (a language of a text field counts as
+    its own field, e.g. ``title.ar``) and body sections (by heading), added, removed or changed.
+    ``changed_values`` holds (field, old, new) for the changed fields that are one short text."""
+
+    fields_added: tuple[str, ...] = ()
+    fields_removed: tuple[str, ...] = ()
+    fields_changed: tuple[str, ...] = ()
+    sections_added: tuple[str, ...] = ()
+    sections_removed: tuple[str, ...] = ()
+    sections_changed: tuple[str, ...] = ()
+    changed_values: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not any(
+            (
+                self.fields_added,
+                self.fields_removed,
+                self.fields_changed,
+                self.sections_added,
+                self.sections_removed,
+                self.sections_changed,
+            )
+        )
+
+
+def _fields(practice: Practice) -> dict[str, object]:
+    """The front matter as written (defaults left out), with language mappings flattened."""
+    flat: dict[str, object] = {}
+    for key, value in practice.meta.model_dump(mode="json", exclude_defaults=True).items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{language}": text for language, text in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def _section_map(practice: Practice) -> dict[str, str]:
+    sections: dict[str, str] = {}
+    for section in practice.sections:
+        name = section.heading or "(text before the first heading)"
+        sections[name] = f"{sections[name]}\n{section.text}" if name in sections else section.text
+    return sections
+
+
+def practice_diff(old: Practice, new: Practice) -> PracticeDiff:
+    before, after = _fields(old), _fields(new)
+    changed = tuple(k for k in before if k in after and before[k] != after[k])
+    old_sections, new_sections = _section_map(old), _section_map(new)
+    return PracticeDiff(
+        fields_added=tuple(k for k in after if k not in before),
+        fields_removed=tuple(k for k in before if k not in after),
+        fields_changed=changed,
+        sections_added=tuple(k for k in new_sections if k not in old_sections),
+        sections_removed=tuple(k for k in old_sections if k not in new_sections),
+        sections_changed=tuple(k for k in old_sections if k in new_sections and old_sections[k] != new_sections[k]),
+        changed_values=tuple(
+            (k, before[k], after[k]) for k in changed if isinstance(before[k], str) and isinstance(after[k], str)
+        ),
+    )
+
+
+def current_practice(knowledge_dir: Path, relative: Path) -> Practice | None:
+    """The practice in the knowledge folder now (what an upload would replace), if it is valid."""
+    knowledge_dir = Path(knowledge_dir)
+    path = _inside(knowledge_dir, relative)
+    if not path.is_file():
+        return None
+    taxonomy, _ = load_taxonomy(knowledge_dir / "taxonomy.yaml")
+    practice, _ = parse_practice(path.read_bytes(), relative, taxonomy)
+    return practice
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # hidden: never read as a practice

@@ -282,9 +282,12 @@ def _fit(block: str, limit: int) -> list[str]:
     return pieces
 
 
-def _length(text: str) -> int:
+def utf16_length(text: str) -> int:
     """Telegram counts UTF-16 code units: an emoji outside the BMP counts twice."""
     return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+_length = utf16_length
 
 
 def _visible(text: str) -> str:

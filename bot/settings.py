@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     followup_minutes: float = Field(
         10.0, ge=0, le=24 * 60, validation_alias=AliasChoices("PEERBOT_FOLLOWUP_MINUTES", "followup_minutes")
     )
+    # Answerability's probability floor (index/answerability.py) for the model it was fitted for.
+    min_confidence: float = Field(
+        _DEFAULT_RANKING.min_confidence,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("PEERBOT_MIN_CONFIDENCE", "min_confidence"),
+    )
     log_level: str = Field("INFO", validation_alias=AliasChoices("PEERBOT_LOG_LEVEL", "log_level"))
 
     telegram_bot_token: SecretStr | None = Field(
@@ -76,6 +83,10 @@ class Settings(BaseSettings):
     # Messages and button presses per user per minute; more get a friendly "please wait".
     rate_limit_per_minute: int = Field(
         20, ge=1, validation_alias=AliasChoices("PEERBOT_RATE_LIMIT", "rate_limit_per_minute")
+    )
+    # "Ask the team": questions an official may send to the coordinators in any 24 hours.
+    team_questions_per_day: int = Field(
+        3, ge=0, le=100, validation_alias=AliasChoices("PEERBOT_TEAM_QUESTIONS_PER_DAY", "team_questions_per_day")
     )
     # Webhook mode (peerbot run --webhook-url): Telegram POSTs updates to this public HTTPS URL;
     # the bot listens on listen:port (behind a reverse proxy) and rejects posts without the secret.
@@ -137,4 +148,8 @@ class Settings(BaseSettings):
         return self.model_dir or self.data_dir / "models"
 
     def ranking(self) -> RankingConfig:
-        return _DEFAULT_RANKING.variant(min_dense_score=self.min_dense_score, min_centred_score=self.min_centred_score)
+        return _DEFAULT_RANKING.variant(
+            min_dense_score=self.min_dense_score,
+            min_centred_score=self.min_centred_score,
+            min_confidence=self.min_confidence,
+        )

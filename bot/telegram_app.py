@@ -9,7 +9,7 @@ import secrets
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
@@ -17,6 +17,7 @@ from index.engine import Engine
 
 from . import handlers, heartbeat
 from .access import Access
+from .command_menus import PUBLIC_COMMANDS, set_menus  # noqa: F401 - PUBLIC_COMMANDS: the tests' table
 from .database import BotDatabase
 from .languages import interface_language, question_language, reply_language
 from .logging_setup import configure_logging, install_token_redaction, redact
@@ -24,12 +25,10 @@ from .markup import UI
 from .sending import answer_query, notify_admins
 from .services import SERVICES, Services, UserRateLimit, services
 from .settings import Settings
-from .texts import LANGUAGES, Texts
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-PUBLIC_COMMANDS = ("start", "help", "language", "topics", "new")
 
 
 def build_application(settings: Settings, engine: Engine, database: BotDatabase) -> Application:
@@ -62,14 +61,9 @@ def build_application(settings: Settings, engine: Engine, database: BotDatabase)
 
 
 async def _post_init(app: Application) -> None:
-    """Command menus in each language (a failure here must not stop the bot)."""
-    for language in (None, *LANGUAGES):
-        texts = Texts(language or "en")
-        commands = [BotCommand(name, texts(f"cmd_{name}")) for name in PUBLIC_COMMANDS]
-        try:
-            await app.bot.set_my_commands(commands, language_code=language)
-        except TelegramError as exc:
-            log.warning("could not set the command menu (%s): %s", language or "default", exc)
+    """Command menus per role and language (a failure here must not stop the bot)."""
+    s: Services = app.bot_data[SERVICES]
+    await set_menus(app.bot, s.access, s.db)
 
 
 async def _post_shutdown(app: Application) -> None:

@@ -17,19 +17,22 @@ from typing import TYPE_CHECKING
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from index.engine import Answer
+from index.gaps import GapGroup
 from index.knowledge import Practice
-from index.problems import Problem
+from index.problems import Problem, short, visible
 from index.search import PracticeRecord
 from index.taxonomy import Taxonomy
 
 from . import callback_data as cb
-from .bidi import is_rtl, isolate, rtl_line
+from .bidi import RLM, is_rtl, isolate, rtl_line
 from .markup import UI, embedded, esc, keyboard
 from .reply import Card, cards
+from .sending import utf16_length
 from .texts import LANGUAGES, Texts
 
 if TYPE_CHECKING:
-    from .knowledge_files import Outcome
+    from .database import AuditEntry
+    from .knowledge_files import Outcome, PracticeDiff
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,12 @@ MAX_RESULTS = 9  # "more results" stops here: further down the ranking nothing i
 TOPIC_PAGE = 8
 PARAGRAPH_CHARS = 3000  # long paragraphs are cut at sentence ends, well inside one message
 PROBLEMS_SHOWN = 15
+# /gaps stays one message (two at most, with its header): groups are added while they fit this
+# many UTF-16 units of HTML, each shows at most GAP_WORDINGS wordings cut to GAP_WORDING_CHARS,
+# and the rest is left to the dashboard (15 long questions full of <&>"' once made 31 messages).
+GAPS_BUDGET = 3500
+GAP_WORDINGS = 3
+GAP_WORDING_CHARS = 90
 
 
 # -- languages and topics ----------------------------------------------------------------
@@ -104,14 +113,18 @@ def narrow_view(ui: UI, question_id: int, counts: Counter, taxonomy: Taxonomy):
 # -- answers -----------------------------------------------------------------------------
 
 
-def no_match_view(ui: UI, answer: Answer):
-    """An honest "not found" (or "your filter left nothing"), and a way to browse instead."""
+def no_match_view(ui: UI, answer: Answer, question_id: int | None = None):
+    """An honest "not found" (or "your filter left nothing"), a way to browse instead, and, for a
+    logged question, a way to ask the coordinators."""
     text = (
         ui.html("filtered_out", filter=answer.filters.describe())
         if answer.filtered_out and answer.filters
         else ui.html("no_match")
     )
-    return text, keyboard([[ui.button("button_topics", cb.encode(cb.TOPICS, ui.language))]])
+    rows = [[ui.button("button_topics", cb.encode(cb.TOPICS, ui.language))]]
+    if question_id is not None:
+        rows.append([ui.button("button_ask_team", cb.encode(cb.ASK_TEAM, question_id))])
+    return text, keyboard(rows)
 
 
 def card_html(card: Card, language: str, texts: Texts) -> str:
@@ -275,6 +288,57 @@ def preview_blocks(ui: UI, practice: Practice, taxonomy: Taxonomy) -> list[str]:
     return ["\n".join(lines)]
 
 
+DIFF_VALUE_CHARS = 80
+DIFF_NAMES_SHOWN = 12
+
+
+def diff_blocks(ui: UI, practice_id: str, diff: PracticeDiff) -> list[str]:
+    """What a replacing upload changes, before Publish: fields and sections added, removed, changed."""
+    lines = [f"<b>{ui.html('diff_title', id=practice_id)}</b>"]
+    if diff.empty:
+        return ["\n".join([*lines, ui.html("diff_none")])]
+
+    def names(values: tuple[str, ...]) -> str:
+        shown = ", ".join(short(v, DIFF_VALUE_CHARS) for v in values[:DIFF_NAMES_SHOWN])
+        return shown + (f", … (+{len(values) - DIFF_NAMES_SHOWN})" if len(values) > DIFF_NAMES_SHOWN else "")
+
+    for key, values in (
+        ("diff_fields_added", diff.fields_added),
+        ("diff_fields_removed", diff.fields_removed),
+        ("diff_fields_changed", diff.fields_changed),
+        ("diff_sections_added", diff.sections_added),
+        ("diff_sections_removed", diff.sections_removed),
+        ("diff_sections_changed", diff.sections_changed),
+    ):
+        if values:
+            lines.append(ui.html(key, names=names(values)))
+    for field, old, new in diff.changed_values[:DIFF_NAMES_SHOWN]:
+        lines.append(
+            _bullet(
+                ui, f"{esc(field)}: {user_text(ui, old, DIFF_VALUE_CHARS)} → {user_text(ui, new, DIFF_VALUE_CHARS)}"
+            )
+        )
+    return ["\n".join(lines)]
+
+
+def audit_blocks(ui: UI, entries: list[AuditEntry]) -> list[str]:
+    """The latest changes to the knowledge folder: when, what, which practice, who."""
+    if not entries:
+        return [ui.html("audit_none")]
+    lines = [f"<b>{ui.html('audit_title')}</b>"]
+    for entry in entries:
+        lines.append(
+            ui.html(
+                "audit_line",
+                at=entry.at.strftime("%Y-%m-%d %H:%M"),
+                action=ui.plain(f"audit_{entry.action}"),
+                id=entry.practice_id,
+                name=short(entry.user_name or str(entry.user_id), 40),
+            )
+        )
+    return ["\n".join(lines)]
+
+
 def preview_keyboard(ui: UI, upload_id: int) -> InlineKeyboardMarkup | None:
     return keyboard(
         [
@@ -319,3 +383,85 @@ def decision_keyboard(ui: UI, user_id: int) -> InlineKeyboardMarkup | None:
             ]
         ]
     )
+
+
+# -- gaps --------------------------------------------------------------------------------
+
+
+def user_text(ui: UI, text: str, limit: int) -> str:
+    """A user's words inside a line of ours: one line, shortened, isolated (FSI...PDI) whatever its
+    direction, escaped; invisible and direction-changing characters are spelled out."""
+    shortened = short(" ".join(text.split()), limit)
+    return esc(isolate(shortened))
+
+
+def _bullet(ui: UI, html_text: str) -> str:
+    return (RLM if is_rtl(ui.language) else "") + "• " + html_text
+
+
+def gaps_blocks(ui: UI, groups: list[GapGroup], days: int | None) -> list[str]:
+    """The largest gap groups that fit one message, then how many more and where to see them."""
+    if not groups:
+        return [ui.html("gaps_none_days", days=days) if days else ui.html("gaps_none")]
+    title = ui.html("gaps_title_days", days=days) if days else ui.html("gaps_title")
+    blocks, used = [f"<b>{title}</b>"], 0
+    for group in groups:
+        lines = [
+            ui.html(
+                "gaps_group",
+                count=group.count,
+                languages=", ".join(group.languages),
+                first=group.first_asked.date().isoformat(),
+                last=group.last_asked.date().isoformat(),
+            )
+        ]
+        lines += [_bullet(ui, user_text(ui, q, GAP_WORDING_CHARS)) for q in group.questions[:GAP_WORDINGS]]
+        if len(group.questions) > GAP_WORDINGS:
+            lines.append(ui.html("gaps_more_wordings", count=len(group.questions) - GAP_WORDINGS))
+        block = "\n".join(lines)
+        if used + utf16_length(block) > GAPS_BUDGET and len(blocks) > 1:
+            break
+        blocks.append(block)
+        used += utf16_length(block)
+    rest = len(groups) - (len(blocks) - 1)
+    if rest:
+        blocks.append(ui.html("gaps_more_groups", count=rest))
+    return blocks
+
+
+# -- ask the team ------------------------------------------------------------------------
+
+
+def _paragraph(ui: UI, text: str) -> str:
+    """Someone's own words as a paragraph of their own: escaped, control characters spelled out,
+    each line laid out by its own first letter (isolated), whatever the reader's language."""
+    return "\n".join(esc(isolate(visible(line))) if line.strip() else "" for line in text.strip().split("\n"))
+
+
+def team_question_blocks(ui: UI, question) -> list[str]:
+    """What a coordinator receives: who asks, in which language, the question, how to answer."""
+    language = Texts(ui.language)(f"lang_{question.language}") if question.language in LANGUAGES else question.language
+    return [
+        ui.html(
+            "team_question_header",
+            name=question.first_name or "?",
+            language=language,
+            date=question.asked_at.date().isoformat(),
+        ),
+        f"<blockquote>{_paragraph(ui, question.question)}</blockquote>",
+        f"<i>{ui.html('team_reply_hint')}</i>",
+    ]
+
+
+def team_answer_blocks(ui: UI, question, answer: str) -> list[str]:
+    """What the official receives: clearly the coordinators' answer, not a curated practice."""
+    return [
+        f"<b>{ui.html('team_answer_header')}</b>",
+        f"<blockquote>{_paragraph(ui, question.question)}</blockquote>",
+        _paragraph(ui, answer),
+        f"<i>{ui.html('team_answer_note')}</i>",
+    ]
+
+
+def team_answered_keyboard(ui: UI, team_question_id: int) -> InlineKeyboardMarkup | None:
+    return keyboard([[ui.button("button_draft", cb.encode(cb.DRAFT, team_question_id))]])

@@ -149,7 +149,7 @@ class Engine:
             filtered_out=ranking.filtered_out,
             filters=filters,
             seconds=elapsed,
-            diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred},
+            diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred, **ranking.features},
         )
 
     # -- query variants (dialect, Arabizi: index/query_variants.py) -------------------------
@@ -187,7 +187,7 @@ class Engine:
             filtered_out=ranking.filtered_out,
             filters=filters,
             seconds=time.perf_counter() - started if started else 0.0,
-            diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred},
+            diagnostics={"top_dense": ranking.top_dense, "top_centred": ranking.top_centred, **ranking.features},
         )
 
 
@@ -212,10 +212,13 @@ def merge_rankings(rankings: list[Ranking], top_k: int, handicap: float = TYPED_
             if known is None or hit.score > known.score:
                 best[hit.practice.id] = hit
     hits = sorted(best.values(), key=lambda h: (-h.score, h.practice.id))[:top_k]
+    # What confidence was decided on: the last confident variant's (the rewrite's first), else the last one's.
+    decided = next((r for r in reversed(rankings) if r.confident), rankings[-1])
     return Ranking(
         hits,
         any(r.confident for r in rankings) and bool(hits),
         filtered_out=all(r.filtered_out for r in rankings),
         top_dense=max(r.top_dense for r in rankings),
         top_centred=max(r.top_centred for r in rankings),
+        features=decided.features,
     )

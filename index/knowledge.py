@@ -322,9 +322,38 @@ def parse_practice(
         problems.append(
             Problem(name, "body", f"empty (write at least one paragraph after the front matter, from line {body_line})")
         )
+    problems.extend(_placeholders(name, text))
     if problems or meta is None:
         return None, sorted(set(problems))
     return Practice(meta, sections, relative_path.as_posix(), hashlib.sha256(data).hexdigest()), []
+
+
+# The practice template (bot/practice_template.py) marks what the coordinator must write as
+# <<hint>>; a file that still holds one is a draft, never a practice, wherever it would validate.
+# The template's comments name the mark itself as "<<...>>", which is not a placeholder.
+PLACEHOLDER = re.compile(r"<<(?!\.\.\.>>)[^<>\n]{1,300}>>")
+PLACEHOLDERS_SHOWN = 5
+
+
+def _placeholders(name: str, text: str) -> list[Problem]:
+    found = [(text[: m.start()].count("\n") + 1, m.group()) for m in PLACEHOLDER.finditer(text)]
+    problems = [
+        Problem(
+            name,
+            "-",
+            f"line {line}: the template's placeholder {quoted(mark)} is still there (write your text in its place, or delete the line)",
+        )
+        for line, mark in found[:PLACEHOLDERS_SHOWN]
+    ]
+    if len(found) > PLACEHOLDERS_SHOWN:
+        problems.append(
+            Problem(
+                name,
+                "-",
+                f"{len(found) - PLACEHOLDERS_SHOWN} more template placeholder(s) after line {found[PLACEHOLDERS_SHOWN - 1][0]}",
+            )
+        )
+    return problems
 
 
 def _split_front_matter(text: str) -> tuple[str, str, int, str | None]:

@@ -5,10 +5,13 @@ Ranking, per question:
 2. per-language centring: subtract the question's mean score over each passage language
    (computed exactly as the dot product with that language's centroid), which removes e5's
    preference for passages in the question's own language;
-3. lexical: BM25 over folded tokens, normalised to [0, 1] per question, and weighted by whether
-   the question and passage share a language (blind fusion hurts Arabic and Slovenian);
-4. practices ranked by their best passage; that passage is the snippet.
-Confidence uses the raw dense score of the best passage and the centred margin (see docs).
+3. lexical: BM25 over folded tokens, normalised to [0, 1] per question, weighted by whether the
+   question and passage share a language (blind fusion hurts Arabic and Slovenian) and by the
+   square of the share of practices that have text in the passage's language (a word match in
+   Arabic can only lift practices that have Arabic text: docs/quality.md, "Language-fair ranking");
+4. practices ranked by their best passage plus a fifth of their second-best; the best passage is
+   the snippet.
+Confidence: index/answerability.py for the model it was fitted for, else two floors (see docs).
 """
 
 from __future__ import annotations
@@ -16,20 +19,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from . import store
+from .answerability import E5_ANSWERABILITY, E5_MIN_CONFIDENCE, Answerability
 from .errors import IndexCorrupt, IndexMissing
 from .knowledge import FrontMatter, Source
 from .lexical import LexicalIndex
 from .taxonomy import Taxonomy
 from .vector_index import faiss_vectors_view, read_faiss, search
 
-ADVISORY_SECTIONS = frozenset({"lessons for basra"})
+# The curators' advice section, by its heading in the body languages the contract allows (en, sl, ar).
+ADVISORY_SECTIONS = frozenset({"lessons for basra", "nauki za basro", "دروس للبصرة"})
 LOCAL_LEVELS = ("municipal", "regional")  # the levels whose municipality is a place a question can name
 
 
@@ -41,11 +46,21 @@ class RankingConfig:
     candidates: int = 256
     lexical_weight_same_language: float = 0.06
     lexical_weight_same_script: float = 0.03
-    # Confidence: the best passage's raw cosine, and how far the best practice stands above the
-    # per-language mean. Calibrated on tests/eval/questions.jsonl (docs/quality.md): e5 cosines
-    # sit in a narrow band, so neither value means anything for another model.
+    # Lexical evidence in a passage language counts in proportion to the share of practices that
+    # have text in it, raised to this power (0: not at all scaled). Where only some practices have
+    # Arabic text, an Arabic word match can lift only those: it is not comparable (docs/quality.md).
+    lexical_coverage_power: float = 2.0
+    # A practice's score adds this share of its second-best passage's (0: its best passage alone).
+    second_passage_weight: float = 0.2
+    # Confidence for a model answerability was not fitted for: the best passage's raw cosine, and
+    # how far the best practice stands above the per-language mean. Calibrated for e5 on
+    # tests/eval/questions.jsonl before issue 12 (docs/quality.md): re-calibrate for another model.
     min_dense_score: float = 0.84
     min_centred_score: float = 0.015
+    # Answerability learned on the ranking's own features (index/answerability.py); used instead of
+    # the two floors above when the index was built with the model it was fitted for.
+    answerability: Answerability | None = E5_ANSWERABILITY
+    min_confidence: float = E5_MIN_CONFIDENCE
     place_filters: bool = True  # a municipality named in the question restricts the answer
 
     def variant(self, **changes) -> RankingConfig:
@@ -130,6 +145,7 @@ class Ranking:
     filtered_out: bool = False  # filters left no practice at all
     top_dense: float = 0.0
     top_centred: float = 0.0
+    features: dict = field(default_factory=dict)  # what confidence is decided on (Engine's diagnostics)
 
 
 class SearchIndex:
@@ -170,6 +186,7 @@ class SearchIndex:
         # sorting by code breaks score ties by practice id).
         self._languages = sorted(self.centroids)
         language_code = {lang: k for k, lang in enumerate(self._languages)}
+        self._language_code_en = language_code.get("en", -1)
         self._passage_language_code = np.array([language_code[p.language] for p in passages], dtype=np.intp)
         self._centroid_matrix = (
             np.stack([self.centroids[lang] for lang in self._languages])
@@ -179,6 +196,11 @@ class SearchIndex:
         self._practice_ids = sorted(set(practices) | set(self.passage_practice))
         practice_code = {pid: k for k, pid in enumerate(self._practice_ids)}
         self._passage_practice_code = np.array([practice_code[pid] for pid in self.passage_practice], dtype=np.intp)
+        # Share of the practices that have text in each language (lexical_coverage_power).
+        with_text = {lang: {p.practice_id for p in passages if p.language == lang} for lang in self._languages}
+        self._coverage = np.array(
+            [len(with_text[lang]) / max(1, len(self._practice_ids)) for lang in self._languages], dtype=np.float32
+        )
         self._filtered: dict = {}  # filters -> the passages they allow (an immutable index never invalidates it)
 
     # -- lookups, computed once per loaded generation (it never changes) --------------------
@@ -290,19 +312,24 @@ class SearchIndex:
             order = np.argsort(-dense, kind="stable")
             candidates, dense = candidates[order], dense[order]
         language_codes = self._passage_language_code[candidates]
-        centred = dense.copy()
-        if config.centring and len(self._languages):
-            offsets = (self._centroid_matrix @ query_vector).astype(np.float32)  # the mean score per passage language
-            centred -= offsets[language_codes]
+        # The mean score per passage language, removed for ranking (centring) and always for the
+        # answerability features, so that every approach of --compare is judged on the same evidence.
+        offsets = (self._centroid_matrix @ query_vector).astype(np.float32) if len(self._languages) else None
+        always_centred = dense - offsets[language_codes] if offsets is not None else dense.copy()
+        centred = always_centred if config.centring else dense.copy()
 
         fused = centred if config.dense else np.zeros_like(centred)
+        lexical = self.lexical.scores(question)  # about 0.02 ms at the shipped size, so always (features)
+        english = language_codes == self._language_code_en
+        lexical_en = float(lexical[candidates][english].max()) if english.any() else 0.0  # (answerability)
         if config.lexical:
-            lexical = self.lexical.scores(question)
             peak = float(lexical.max()) if lexical.size else 0.0
             if peak > 0:
                 by_language = np.array(
                     [self._lexical_weight(language, lang, config) for lang in self._languages], dtype=np.float32
                 )
+                if config.lexical_coverage_power:
+                    by_language = by_language * self._coverage**config.lexical_coverage_power
                 fused = fused + by_language[language_codes] * (lexical[candidates] / peak)
 
         # Each practice's best passage (the first in candidate order among equal scores), then the
@@ -311,11 +338,21 @@ class SearchIndex:
         by_score = np.argsort(-fused, kind="stable")
         _, first = np.unique(practice_codes[by_score], return_index=True)
         best = by_score[first]
-        chosen = best[np.lexsort((practice_codes[best], -fused[best]))]
+        score = fused
+        if config.second_passage_weight:
+            rest = np.ones(len(by_score), dtype=bool)
+            rest[first] = False
+            later = by_score[rest]
+            codes, second = np.unique(practice_codes[later], return_index=True)
+            bonus = np.zeros(len(self._practice_ids), dtype=np.float32)
+            bonus[codes] = fused[later[second]]
+            score = fused.copy()
+            score[best] = fused[best] + config.second_passage_weight * bonus[practice_codes[best]]
+        chosen = best[np.lexsort((practice_codes[best], -score[best]))]
         hits = [
             Hit(
                 self.practices[self._practice_ids[practice_codes[j]]],
-                float(fused[j]),
+                float(score[j]),
                 float(dense[j]),
                 self.passages[int(candidates[j])],
             )
@@ -329,8 +366,33 @@ class SearchIndex:
         top_dense = float(dense[evidence].max())
         own = evidence & (practice_codes == practice_codes[chosen[0]])
         top_centred = float(centred[own].max()) if own.any() else float(centred[chosen[0]])
-        confident = top_dense >= config.min_dense_score and top_centred >= config.min_centred_score
-        return Ranking(hits, confident, top_dense=top_dense, top_centred=top_centred)
+        feature_centred = float(always_centred[own].max()) if own.any() else float(always_centred[chosen[0]])
+        features = self._features(
+            evidence, language_codes, practice_codes, dense, top_dense, feature_centred, lexical_en
+        )
+        if config.answerability is not None and self.model_id.startswith(config.answerability.model_prefix):
+            confident = config.answerability.probability(language, features) >= config.min_confidence
+        else:
+            confident = top_dense >= config.min_dense_score and top_centred >= config.min_centred_score
+        return Ranking(hits, confident, top_dense=top_dense, top_centred=top_centred, features=features)
+
+    def _features(self, evidence, language_codes, practice_codes, dense, top_dense, top_centred, lexical_en) -> dict:
+        """What answerability is decided on (index/answerability.py), for the candidates of one question."""
+        best_by_language = np.full(len(self._languages), -1.0, dtype=np.float32)
+        np.maximum.at(best_by_language, language_codes[evidence], dense[evidence])
+        # English evidence alone: the contract gives every practice English text, so a feature over it
+        # means the same whatever other languages a practice has; it calibrates across corpora.
+        english = evidence & (language_codes == self._language_code_en)
+        by_practice = np.full(len(self._practice_ids), -1.0, dtype=np.float32)
+        np.maximum.at(by_practice, practice_codes[english], dense[english])
+        runner_up, best = np.partition(by_practice, -2)[-2:] if len(by_practice) > 1 else (-1.0, by_practice.max())
+        return {
+            **{f"dense_{lang}": float(best_by_language[k]) for k, lang in enumerate(self._languages)},
+            "top_dense": top_dense,
+            "top_centred": top_centred,
+            "margin_en": float(best - runner_up) if runner_up > -1 else 0.0,
+            "lexical_en": lexical_en,
+        }
 
     def _allowed_passages(self, filters: Filters) -> np.ndarray | None:
         """Indices of the passages of the practices ``filters`` allows; None when it allows no practice."""

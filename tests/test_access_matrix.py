@@ -39,6 +39,7 @@ ADMIN_COMMANDS = {
     "stats": "/stats",
     "remove": "/remove kocevje-cash-free-food-packages",
 }
+COORDINATOR_COMMANDS = {"template": "/template", "edit": "/edit hrastnik-rent-relief-for-business-premises"}
 # The least role each kind of button needs ("ra", asking for access, is for everyone).
 NEEDS = {
     cb.MORE: "official",
@@ -56,6 +57,8 @@ NEEDS = {
     cb.NARROW: "official",
     cb.NARROW_TOPIC: "official",
     cb.NEW_QUESTION: "official",
+    cb.ASK_TEAM: "official",
+    cb.DRAFT: "coordinator",
 }
 RANK = {"anyone": 0, "official": 1, "coordinator": 2, "admin": 3}
 EXAMPLES = {  # one well-formed press of each kind
@@ -74,6 +77,8 @@ EXAMPLES = {  # one well-formed press of each kind
     cb.NARROW: "n:1",
     cb.NARROW_TOPIC: "nt:1:health",
     cb.NEW_QUESTION: "nq",
+    cb.ASK_TEAM: "tq:1",
+    cb.DRAFT: "dr:1",
 }
 USERS = {STRANGER: "anyone", PENDING: "anyone", DENIED: "anyone", OFFICIAL: "official", COORDINATOR: "coordinator"}
 
@@ -94,7 +99,8 @@ async def bot(emulator, knowledge, data_dir, engine):
 def state(bot, knowledge) -> str:
     """Everything a refused action could have changed: every table, and the knowledge folder."""
     db = bot.database
-    tables = {t: db._all(f"select * from {t}") for t in ("users", "preferences", "questions", "feedback", "uploads")}  # noqa: S608 - literal table names
+    names = ("users", "preferences", "questions", "feedback", "uploads", "team_questions", "team_messages", "audit_log")
+    tables = {t: db._all(f"select * from {t}") for t in names}  # noqa: S608 - literal table names
     files = {str(p.relative_to(knowledge)): p.read_bytes().hex() for p in sorted(knowledge.rglob("*")) if p.is_file()}
     return json.dumps([tables, files], default=str, sort_keys=True)
 
@@ -114,7 +120,7 @@ def test_the_tables_cover_every_command_and_button_the_bot_registers(emulator, k
         app = build_application(make_settings(emulator, knowledge, data_dir), engine, database)
         handlers = [h for group in app.handlers.values() for h in group]
         commands = {c for h in handlers if isinstance(h, CommandHandler) for c in h.commands}
-        assert commands == set(PUBLIC_COMMANDS) | set(ADMIN_COMMANDS)
+        assert commands == set(PUBLIC_COMMANDS) | set(ADMIN_COMMANDS) | set(COORDINATOR_COMMANDS)
         patterns = [h.pattern for h in handlers if isinstance(h, CallbackQueryHandler) and callable(h.pattern)]
         kinds = {action for action, data in EXAMPLES.items() if any(pattern(data) for pattern in patterns)}
         assert set(NEEDS) == set(EXAMPLES) == set(cb._FORMS) == kinds
@@ -147,6 +153,8 @@ async def example_data(bot) -> dict[str, str]:
         cb.NARROW: cb.encode(cb.NARROW, question),
         cb.NARROW_TOPIC: cb.encode(cb.NARROW_TOPIC, question, "local-business"),
         cb.NEW_QUESTION: cb.encode(cb.NEW_QUESTION),
+        cb.ASK_TEAM: cb.encode(cb.ASK_TEAM, question),
+        cb.DRAFT: cb.encode(cb.DRAFT, 1),
     }
     assert set(data) == set(NEEDS)
     return data
@@ -183,13 +191,13 @@ async def test_every_button_is_refused_to_everyone_without_its_role(bot, knowled
             assert len(bot.emulator.calls_of("sendMessage")) == sent_before, (user, kind)  # nobody was told anything
             assert state(bot, knowledge) == before, (user, kind)
             refused += 1
-    # 3 strangers x 14 kinds, the official x 4 (approve, deny, publish, cancel), the coordinator x 2
-    assert refused == 3 * (len(NEEDS) - 1) + 4 + 2
+    # 3 strangers x every kind but "ra", the official x 5 (approve, deny, publish, cancel, draft), the coordinator x 2
+    assert refused == 3 * (len(NEEDS) - 1) + 5 + 2
 
 
 async def test_every_admin_command_is_refused_to_everyone_else(bot, knowledge):
     commands, _ = registered(bot)
-    assert commands - set(PUBLIC_COMMANDS) == set(ADMIN_COMMANDS)
+    assert commands - set(PUBLIC_COMMANDS) == set(ADMIN_COMMANDS) | set(COORDINATOR_COMMANDS)
     for chat_type in ("private", "group"):
         for user in (OFFICIAL, COORDINATOR, STRANGER, PENDING, DENIED):
             for name in sorted(ADMIN_COMMANDS):
@@ -203,6 +211,16 @@ async def test_every_admin_command_is_refused_to_everyone_else(bot, knowledge):
                 assert buttons(reply) == (["ra:en"] if button_allowed else []), (user, name, chat_type)
                 assert (reply.reply_to_message is not None) == (chat_type == "group")
                 assert state(bot, knowledge) == before, (user, name, chat_type)
+
+
+async def test_every_coordinator_command_is_refused_to_officials_and_strangers(bot, knowledge):
+    for user in (OFFICIAL, STRANGER, PENDING, DENIED):
+        for name, text in sorted(COORDINATOR_COMMANDS.items()):
+            before = state(bot, knowledge)
+            [reply] = await bot.say(user, text)
+            assert reply.text == refusal(user, cb.PUBLISH), (user, name)
+            assert state(bot, knowledge) == before, (user, name)
+    assert all(bot.emulator.sent_files(user) == [] for user in (OFFICIAL, STRANGER, PENDING, DENIED))
 
 
 def knowledge_texts(bot) -> list[str]:
@@ -308,6 +326,8 @@ async def test_ids_in_buttons_are_checked_again(bot):
         cb.encode(cb.TOPIC, "no-such-topic", 0, "en"): EN("topic_empty"),
         cb.encode(cb.NARROW, foreign): EN("button_invalid"),
         cb.encode(cb.NARROW_TOPIC, foreign, "local-business"): EN("button_invalid"),
+        cb.encode(cb.ASK_TEAM, foreign): EN("button_invalid"),
+        cb.encode(cb.DRAFT, 999): EN("button_invalid"),
     }
     message = await a_message_with_buttons(bot, ADMIN, list(cases))  # an admin: the role is not what stops these
     for item, expected in cases.items():

@@ -39,19 +39,53 @@ async def test_status_in_arabic(bot):
     assert status.text.split("\n")[0] == f"{RLM}النموذج: {FSI}test-hash:64{PDI}"
 
 
-async def test_gaps_lists_the_most_frequent_unanswered_questions(bot):
+async def test_gaps_groups_the_unanswered_questions_largest_first(bot):
     [empty] = await bot.say(ADMIN, "/gaps")
-    assert empty.text == EN("gaps_none")
+    assert empty.text == EN("gaps_none_days", days=30)
     for text in ("xyzzy", "XYZZY ", "qwrtplk zzkv", "rent exemption for business premises"):
         await bot.say(OFFICIAL, text)
     await bot.say(ARAB_OFFICIAL, "زقزقة الكواكب البعيدة")
     [gaps] = await bot.say(ADMIN, "/gaps")
-    lines = [line for line in gaps.text.split("\n") if line]
     today = datetime.now(UTC).date().isoformat()
-    assert lines[0] == EN("gaps_title")
-    assert lines[1] == f"2× XYZZY ({'en'}; last asked {today})"
-    assert len(lines) == 4 and not any("rent" in line for line in lines)
-    assert any("زقزقة الكواكب البعيدة (ar;" in line for line in lines)
+    lines = [line for line in gaps.text.split("\n") if line]
+    assert lines[0] == EN("gaps_title_days", days=30)
+    assert lines[1:3] == [
+        EN("gaps_group", count=2, languages="en", first=today, last=today),
+        f"• {FSI}XYZZY{PDI}",  # case and spacing folded; the form typed first of the tied ones
+    ]
+    assert len(lines) == 7 and not any("rent" in line for line in lines)
+    assert f"• {FSI}زقزقة الكواكب البعيدة{PDI}" in lines
+    [week] = await bot.say(ADMIN, "/gaps 7")
+    assert week.text.split("\n")[0] == EN("gaps_title_days", days=7)
+    for bad in ("/gaps 0", "/gaps x", "/gaps 1 2", "/gaps 400"):
+        [usage] = await bot.say(ADMIN, bad)
+        assert usage.text == EN("gaps_usage", days=30, limit=366), bad
+
+
+async def test_gaps_stay_one_message_however_many_and_long_the_questions(bot):
+    """Issue 15, finding 9: 15 long questions full of <&>"' once made /gaps send 31 messages."""
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike november oscar".split()
+    for word in words:  # 15 unrelated unanswered questions (no shared word), each about 900 characters
+        bot.database.log_question(OFFICIAL, OFFICIAL, f"{word} " + "<&>\"' " * 150, "en", "en", [], [], False, 5.0)
+    [gaps] = await bot.say(ADMIN, "/gaps")
+    await bot.settle()
+    assert len(bot.messages(ADMIN)) == 1
+    lines = gaps.text.split("\n")
+    wordings = [line for line in lines if line.startswith("• ")]
+    assert all(len(line) <= 2 + 1 + 90 + 1 + 1 for line in wordings)  # "• ", FSI, 90 characters, "…", PDI
+    assert wordings[0].startswith(f"• {FSI}") and wordings[0].endswith(f"…{PDI}")
+    shown = len(wordings)
+    assert 1 <= shown < 15
+    assert lines[-1] == EN("gaps_more_groups", count=15 - shown)
+
+
+async def test_gaps_in_arabic_keep_each_wording_isolated_on_a_right_to_left_line(bot):
+    bot.database.set_language(ADMIN, "ar")
+    bot.database.log_question(OFFICIAL, OFFICIAL, "xyzzy plover", "en", "en", [], [], False, 5.0)
+    [gaps] = await bot.say(ADMIN, "/gaps")
+    lines = gaps.text.split("\n")
+    assert lines[0].startswith(RLM)
+    assert f"{RLM}• {FSI}xyzzy plover{PDI}" in lines
 
 
 async def test_stats_counts_questions_languages_and_feedback(bot):

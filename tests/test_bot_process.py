@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlite_utils
+
+from bot.database import migrations
 from bot.logging_setup import REDACTED, configure_logging
 from bot.texts import Texts
 from tests.bot_harness import (
@@ -70,7 +73,9 @@ def test_peerbot_run_answers_over_http_and_logs_no_token(emulator, knowledge, da
     try:
         assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
         assert db.execute("select count(*) from questions").fetchone()[0] == 2
-        assert {row[0] for row in db.execute("select name from _sqlite_migrations")} == {"m001_initial"}
+        applied = {row[0] for row in db.execute("select name from _sqlite_migrations")}
+        assert {"m001_initial", "m003_team_questions_and_audit"} <= applied
+        assert not migrations.pending(sqlite_utils.Database(db))  # every migration the bot defines
     finally:
         db.close()
 

@@ -233,3 +233,93 @@ def test_chat_reads_a_follow_up_with_the_previous_question_until_new(env):
     assert after[2] == "1. Free transport for older people by Red Cross volunteers — Tolmin"
     # After /new the same message is read alone: no second notice.
     assert out.index("Ready for a new question: I will read your next message on its own.") > out.index(notice)
+
+
+def _log_gaps(data_dir: Path, questions: list[tuple[str, str, str, bool]]) -> None:
+    """(text, language, asked_at, confident) rows in the bot database, at fixed times."""
+    from bot.database import BotDatabase
+
+    database = BotDatabase.in_data_dir(data_dir)
+    for text, language, at, confident in questions:
+        qid = database.log_question(1003, 1003, text, language, language, [], [], confident, 10.0)
+        database.db.execute("update questions set asked_at = ?, day = ? where id = ?", [at, at[:10], qid])
+    database.db.conn.commit()
+    database.close()
+
+
+def test_gaps_prints_groups_largest_first_with_their_wordings(env, data_dir: Path):
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).replace(microsecond=0)
+    at = [(today - timedelta(days=d)).isoformat() for d in (40, 3, 2, 1)]
+    _log_gaps(
+        data_dir,
+        [
+            ("xyzzy plover", "en", at[1], False),
+            ("Xyzzy  plover", "en", at[3], False),
+            ("rent exemption", "en", at[2], True),  # answered: not a gap
+            ("زقزقة\x1b[2J", "ar", at[2], False),  # a terminal escape is spelled out, never printed
+            ("very old question", "en", at[0], False),  # outside the 30 days
+        ],
+    )
+    result = invoke("gaps")
+    assert result.exit_code == 0
+    d = [a[:10] for a in at]
+    assert result.output == (
+        f"2× (en; first asked {d[1]}, last asked {d[3]})\n"
+        "  Xyzzy plover\n"  # tied forms: the first in code-point order, so the output never depends on input order
+        f"1× (ar; first asked {d[2]}, last asked {d[2]})\n"
+        "  زقزقة<U+001B>[2J\n"
+        "2 group(s) of 3 unanswered question(s) in the last 30 day(s).\n"
+    )
+    every = invoke("gaps", "--days", "0")
+    assert every.output.splitlines()[-1] == "3 group(s) of 4 unanswered question(s) in all."
+
+
+def test_gaps_json_contract(env, data_dir: Path):
+    _log_gaps(
+        data_dir,
+        [
+            ("xyzzy plover", "en", "2026-11-01T08:00:00+00:00", False),
+            ("xyzzy plover", "sl", "2026-11-02T09:30:00+00:00", False),
+        ],
+    )
+    result = invoke("gaps", "--json", "--days", "0")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == [
+        {
+            "count": 2,
+            "questions": ["xyzzy plover"],
+            "languages": ["en", "sl"],
+            "first_asked": "2026-11-01T08:00:00+00:00",
+            "last_asked": "2026-11-02T09:30:00+00:00",
+        }
+    ]
+
+
+def test_gaps_before_the_bot_ever_ran(env, data_dir: Path):
+    assert invoke("gaps", "--json").output == "[]\n"
+    assert invoke("gaps").output == f"No bot database at {data_dir / 'peerbot.db'} yet: no questions to group.\n"
+    assert not (data_dir / "peerbot.db").exists()
+
+
+def test_new_writes_the_template_with_the_id_and_never_overwrites(env, tmp_path: Path, knowledge: Path):
+    from bot.practice_template import practice_template
+    from index.taxonomy import load_taxonomy
+
+    folder = tmp_path / "drafts"
+    result = invoke("new", "zrece-beekeepers-honey", "--language", "ar", "--dir", str(folder))
+    assert result.exit_code == 0
+    assert result.output == (
+        f"Wrote {folder}/zrece-beekeepers-honey.md: replace every <<...>>, then send it to the bot as a document, "
+        "or copy it into the knowledge folder and run `peerbot check`.\n"
+    )
+    taxonomy, _ = load_taxonomy(knowledge / "taxonomy.yaml")
+    written = (folder / "zrece-beekeepers-honey.md").read_text(encoding="utf-8")
+    assert written == practice_template("ar", taxonomy.topics, taxonomy.target_groups, {"id": "zrece-beekeepers-honey"})
+    assert 'id: "zrece-beekeepers-honey"' in written and "# id (إلزامي):" in written
+    again = CliRunner().invoke(main, ["new", "zrece-beekeepers-honey", "--dir", str(folder)])
+    assert again.exit_code == 1
+    assert again.output == f"Error: {folder}/zrece-beekeepers-honey.md already exists; nothing was written\n"
+    bad = CliRunner().invoke(main, ["new", "Not An Id"])
+    assert bad.exit_code == 2 and "'Not An Id' is not a practice id" in bad.output

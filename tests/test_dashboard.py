@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.dashboard import DATABASE, QUERIES, build_datasette
+from bot.dashboard import CHARTS, DASHBOARD, DATABASE, QUERIES, build_datasette
 from bot.database import BotDatabase
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,6 +105,60 @@ async def test_canned_queries_answer_from_a_consistent_immutable_snapshot(bot_db
     assert (await ds.client.get(f"/{DATABASE}.db")).status_code == 403
 
 
+HOSTILE = "<img src=x onerror=alert(1)> & power cuts"
+
+
+async def chart_rows(ds, name: str) -> list[dict]:
+    response = await ds.client.get(f"/{DATABASE}.json", params={"sql": CHARTS[name]["query"], "_shape": "array"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_the_dashboards_charts_answer_from_the_snapshot(bot_db, data_dir: Path, tmp_path: Path, fake_embedder):
+    bot_db.log_question(5, 5, HOSTILE, "en", "en", [], [], False, 9.0)
+    bot_db.audit(1002, "Maja <b>", "published", "zrece-honey", "practices/zrece-honey.md")
+    ds = build_datasette(data_dir, tmp_path / "snap", fake_embedder)
+    await ds.invoke_startup()
+    page = await ds.client.get(f"/-/dashboards/{DASHBOARD}")
+    assert page.status_code == 200 and "peerbot at a glance" in page.text
+
+    assert await chart_rows(ds, "questions-total") == [{"n": 6}]
+    assert await chart_rows(ds, "confident-total") == [{"share": 33}]  # 2 of 6
+    assert sorted((r["language"], r["questions"]) for r in await chart_rows(ds, "questions-per-day")) == [
+        ("ar", 2),
+        ("en", 4),
+    ]
+    assert sorted((r["feedback"], r["count"]) for r in await chart_rows(ds, "feedback")) == [
+        ("helpful", 1),
+        ("not helpful", 2),
+    ]
+    # Gap groups by meaning, computed into the snapshot: the hash embedder joins only the same
+    # words, so the two spellings of the schools question are one group; a 👎 makes a gap too.
+    groups = await chart_rows(ds, "gap-groups")
+    assert [(g["rank"], g["count"]) for g in groups] == [(1, 2), (2, 1), (3, 1), (4, 1)]
+    assert groups[0]["wording"] == UNANSWERED
+    assert {g["wording"] for g in groups[1:]} == {HOSTILE, "كيف تم تعقيم المدارس؟", "مساعدة كبار السن"}
+    assert (await chart_rows(ds, "gaps-total")) == [{"n": 4}]
+    # The table charts set cells as HTML: what people wrote arrives escaped.
+    table = await chart_rows(ds, "gap-table")
+    assert "<bdi>&lt;img src=x onerror=alert(1)&gt; &amp; power cuts</bdi>" in {r["Wordings"] for r in table}
+    assert not any("<img" in str(value) for row in table for value in row.values())  # only our <bdi> is markup
+    [entry] = await chart_rows(ds, "audit-log")
+    assert (entry["Action"], entry["Practice"], entry["By"]) == ("published", "zrece-honey", "Maja &lt;b&gt;")
+    assert [r["Times asked"] for r in await rows(ds, "gap_groups")] == [2, 1, 1, 1]
+
+
+async def test_without_an_embedder_or_any_change_the_charts_say_so(bot_db, data_dir: Path, tmp_path: Path):
+    ds = build_datasette(data_dir, tmp_path / "snap")
+    await ds.invoke_startup()
+    assert await chart_rows(ds, "gap-groups") == []
+    [empty] = await chart_rows(ds, "gap-table")
+    assert empty["Wordings"] == "No open gap in the 30 days before the snapshot."
+    [none] = await chart_rows(ds, "audit-log")
+    assert none["Practice"] == "No practice published, replaced or removed from Telegram yet."
+    assert await chart_rows(ds, "team-open") == [{"n": 0}]
+
+
 def test_dashboard_without_a_database_says_why(env, data_dir: Path):
     result = CliRunner().invoke(main, ["dashboard", "--port", "1"])
     assert result.exit_code == 1
@@ -138,11 +192,18 @@ def _chromium(*args: str, profile: Path, timeout: float = 60) -> subprocess.Comp
     CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it"
 )
 def test_dashboard_in_headless_chromium(bot_db, data_dir: Path, tmp_path: Path):
+    bot_db.log_question(5, 5, HOSTILE, "en", "en", [], [], False, 9.0)
     bot_db.db.execute("pragma wal_checkpoint(truncate)")
     port = _free_port()
-    env = {**os.environ, "PEERBOT_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "PEERBOT_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(REPO),
+        "PEERBOT_EMBEDDING_MODEL": "test-hash:64",  # the gap groups' embedder, registered by tests.fake_embedder
+    }
+    program = "import tests.fake_embedder; from bot.cli import main; main()"
     server = subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "dashboard", "--port", str(port)],
+        [sys.executable, "-c", program, "dashboard", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -169,25 +230,38 @@ def test_dashboard_in_headless_chromium(bot_db, data_dir: Path, tmp_path: Path):
 
         result = _chromium("--dump-dom", f"{base}/{DATABASE}/unanswered_questions", profile=tmp_path / "profile-2")
         assert result.returncode == 0, result.stderr[-2000:]
-        assert "2 rows" in result.stdout
+        assert "3 rows" in result.stdout
         assert UNANSWERED in result.stdout and "كيف تم تعقيم المدارس؟" in result.stdout
+
+        # The pictures: every chart drawn by the page's own scripts (vega-lite, the plugin's files).
+        charts = _chromium(
+            "--virtual-time-budget=15000", "--dump-dom", f"{base}/-/dashboards/{DASHBOARD}", profile=tmp_path / "p4"
+        )
+        assert charts.returncode == 0, charts.stderr[-2000:]
+        dom = charts.stdout
+        for name, chart in CHARTS.items():
+            if chart["library"] == "vega-lite":  # embedded and drawn as SVG, labelled with its title
+                assert f'id="chart-{name}" class="dashboard-card-chart vega-embed' in dom, name
+                assert f'aria-label="{chart["title"]}"' in dom, name
+        assert dom.count("<svg") >= 4
+        assert UNANSWERED in dom  # the gap table, drawn from the snapshot's gap groups
+        assert "&lt;img src=x onerror=alert(1)&gt;" in dom and "<img src=" not in dom  # escaped, never markup
 
         shot = tmp_path / "dashboard.png"
         taken = _chromium(
             f"--screenshot={shot}",
-            "--window-size=1280,1000",
+            "--window-size=1280,1500",
             "--hide-scrollbars",
-            f"{base}/{DATABASE}/unanswered_questions",
+            "--virtual-time-budget=15000",
+            f"{base}/-/dashboards/{DASHBOARD}",
             profile=tmp_path / "profile-3",
         )
         assert taken.returncode == 0, taken.stderr[-2000:]
         from PIL import Image
 
         with Image.open(shot) as image:
-            assert image.format == "PNG" and image.size == (1280, 1000)
+            assert image.format == "PNG" and image.size == (1280, 1500)
             assert len(image.convert("L").resize((64, 64)).getcolors(4096)) > 8  # not a blank page
-        if os.environ.get("PEERBOT_UPDATE_SCREENSHOT"):
-            shutil.copy(shot, REPO / "docs" / "dashboard.png")
     finally:
         server.terminate()
         server.wait(timeout=20)

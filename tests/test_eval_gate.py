@@ -20,7 +20,9 @@ GATE = {
     "en": {"recall@1": 0.90, "recall@3": 0.95, "mrr": 0.93},
     "ar": {"recall@1": 0.87, "recall@3": 0.96, "mrr": 0.92},
     "sl": {"recall@1": 0.92, "recall@3": 0.96, "mrr": 0.95},
-    "all": {"answered_rate": 0.92, "no_answer_accuracy": 0.85},
+    # Answerability (issue 12) trades in-scope confidence on this set (0.959 -> 0.912) for refusals
+    # that hold on hard out-of-scope questions and on English-only knowledge (docs/quality.md).
+    "all": {"answered_rate": 0.88, "no_answer_accuracy": 0.90},
 }
 
 

@@ -20,7 +20,7 @@ from bot.markup import UI
 from bot.reply import Card
 from bot.sending import TELEGRAM_LIMIT, send_html, split_messages
 from bot.texts import LANGUAGES, Texts
-from bot.views import card_html, full_practice_blocks, sources_blocks
+from bot.views import card_html, full_practice_blocks, gaps_blocks, sources_blocks
 from index.knowledge import FrontMatter, Source, parse_practice
 from index.problems import Problem
 from index.search import PracticeRecord
@@ -227,7 +227,7 @@ def test_a_full_practice_of_any_text_is_valid_html_under_the_limit(practice, lan
 def test_catalogue_texts_with_any_value_are_valid_html(question, count, language):
     ui = UI(language)
     for block in (
-        ui.html("gaps_line", count=count, question=question, languages="en", last="2026-01-01"),
+        ui.html("gaps_group", count=count, languages="en", first="2026-01-01", last="2026-01-02"),
         ui.html("upload_unsafe_name", name=question),
         ui.html("welcome", name=question),
         f"<b>{ui.line(question)}</b>",
@@ -237,6 +237,21 @@ def test_catalogue_texts_with_any_value_are_valid_html(question, count, language
             assert_messages_are_valid(messages, visible_text([block]))
         else:
             assert messages == []
+
+
+@FAST
+@given(st.lists(st.lists(LONG_TEXT, min_size=1, max_size=6), max_size=40), st.sampled_from(LANGUAGES))
+def test_gaps_of_any_questions_are_valid_html_in_at_most_two_messages(wordings, language):
+    from datetime import UTC, datetime
+
+    from index.gaps import GapGroup
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    groups = [GapGroup(len(w), tuple(w), ("en",), at, at) for w in wordings]
+    messages = split_messages(gaps_blocks(UI(language), groups, 30))
+    assert 1 <= len(messages) <= 2
+    for message in messages:
+        parse_html(message)  # Telegram would accept it
 
 
 TAGGED = st.recursive(
@@ -345,6 +360,8 @@ ARGS = {
     cb.DENY: st.tuples(NUMBER),
     cb.PUBLISH: st.tuples(NUMBER),
     cb.CANCEL: st.tuples(NUMBER),
+    cb.ASK_TEAM: st.tuples(NUMBER),
+    cb.DRAFT: st.tuples(NUMBER),
     **({cb.NARROW: st.tuples(NUMBER), cb.NARROW_TOPIC: st.tuples(NUMBER, KEY)} if hasattr(cb, "NARROW") else {}),
     cb.NEW_QUESTION: st.tuples(),
 }

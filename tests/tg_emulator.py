@@ -973,12 +973,21 @@ class TelegramEmulator:
         first_name: str = "Tester",
         language_code: str | None = None,
         chat_id: int | None = None,
+        reply_to: int | None = None,
     ) -> int:
-        """A user writes text; a leading /command gets its bot_command entity. -> update_id"""
+        """A user writes text; a leading /command gets its bot_command entity; ``reply_to`` is the
+        id of the message in that chat it replies to (Telegram includes that message). -> update_id"""
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16_len(command)}]
+        if reply_to is not None:
+            chat = chat_id if chat_id is not None else (user_id if chat_type == "private" else -user_id)
+            with self._cond:
+                replied = self._messages.get((chat, reply_to))
+            if replied is None:
+                raise ValueError(f"no message {reply_to} in chat {chat} to reply to")
+            content["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
         return self._user_message(self._user(user_id, first_name, language_code), chat_type, chat_id, content)
 
     def send_document(
@@ -1128,6 +1137,12 @@ class TelegramEmulator:
             return [
                 telegram.Message.de_json(self._messages[(chat_id, mid)], None) for mid in self._bot_message_ids[chat_id]
             ]
+
+    def commands(self, scope: dict | None = None, language_code: str | None = None) -> list[telegram.BotCommand]:
+        """The command menu set with setMyCommands for this scope and language (as getMyCommands)."""
+        key = self._commands_key({"scope": scope, "language_code": language_code})
+        with self._cond:
+            return [telegram.BotCommand.de_json(c, None) for c in self._commands.get(key, [])]
 
     def sent_files(self, chat_id: int) -> list[SentFile]:
         with self._cond:

@@ -6,8 +6,9 @@ Update flow (handler groups run in this order for every update):
    0  the handlers: commands, documents, questions, buttons, and a fallback for everything else
 
 Modules: ``gate`` (who gets in), ``access_requests`` (asking for access, admins deciding),
-``officials`` (questions, topics, the buttons under answers), ``coordinators`` (uploading and
-publishing knowledge files), ``admins`` (the admin commands). A role above "official" is
+``officials`` (questions, topics, the buttons under answers), ``team`` (ask the team: questions
+to the coordinators and their answers), ``coordinators`` (uploading and publishing knowledge
+files, the template, /edit), ``admins`` (the admin commands). A role above "official" is
 checked by ``roles.requires`` on the handler itself. Handlers only orchestrate: parse, check,
 ask the engine, and send a view from ``bot/views.py`` through ``bot/sending.py``.
 """
@@ -18,7 +19,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from .. import callback_data as cb
-from . import access_requests, admins, coordinators, gate, officials
+from . import access_requests, admins, coordinators, gate, officials, team
 
 COMMANDS = {
     "start": officials.start,
@@ -31,6 +32,8 @@ COMMANDS = {
     "gaps": admins.gaps,
     "stats": admins.stats,
     "remove": admins.remove,
+    "template": coordinators.template_command,
+    "edit": coordinators.edit_command,
 }
 BUTTONS = {
     cb.MORE: officials.on_more,
@@ -48,6 +51,8 @@ BUTTONS = {
     cb.NARROW: officials.on_narrow,
     cb.NARROW_TOPIC: officials.on_narrow_topic,
     cb.NEW_QUESTION: officials.on_new_question,
+    cb.ASK_TEAM: team.on_ask_team,
+    cb.DRAFT: team.on_draft,
 }
 
 
@@ -57,6 +62,8 @@ def register(app: Application) -> None:
     for name, callback in COMMANDS.items():
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(MessageHandler(filters.Document.ALL, coordinators.on_document))
+    # A reply to a team question is a coordinator's answer; team.on_reply hands any other reply on as a question.
+    app.add_handler(MessageHandler(filters.TEXT & filters.REPLY & ~filters.COMMAND, team.on_reply))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, officials.question))
     app.add_handler(MessageHandler(filters.COMMAND, officials.unknown_command))
     app.add_handler(MessageHandler(filters.ALL, officials.unsupported))

@@ -1,4 +1,4 @@
-"""Admin commands: /reindex, /status, /gaps, /stats, /remove ID. Everyone else is refused."""
+"""Admin commands: /reindex, /status, /gaps [DAYS], /stats, /remove ID. Everyone else is refused."""
 
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ from telegram.ext import ContextTypes
 from .. import knowledge_files as kf
 from ..access import Role
 from ..charts import stats_chart
+from ..database import AUDIT_REMOVED
+from ..gap_report import DEFAULT_DAYS, gap_groups
 from ..markup import UI, esc
-from ..sending import reply_html
+from ..sending import reply_html, typing
 from ..services import services
-from ..views import failure_blocks
+from ..views import audit_blocks, failure_blocks, gaps_blocks
 from .roles import requires
 
 log = logging.getLogger(__name__)
 
 STATS_DAYS = 14
-GAPS_SHOWN = 15
+AUDIT_SHOWN = 5
+MAX_GAP_DAYS = 366
 
 
 @requires(Role.ADMIN)
@@ -62,35 +65,33 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
     await reply_html(
         update,
         context,
-        ui.html(
-            "status",
-            model=index.model_id,
-            practices=len(index.practices),
-            passages=len(index.passages),
-            built_at=index.meta.get("built_at", "?"),
-            uptime=uptime,
-            today=s.db.questions_today(),
-        ),
+        [
+            ui.html(
+                "status",
+                model=index.model_id,
+                practices=len(index.practices),
+                passages=len(index.passages),
+                built_at=index.meta.get("built_at", "?"),
+                uptime=uptime,
+                today=s.db.questions_today(),
+            ),
+            *audit_blocks(ui, s.db.audit_log(AUDIT_SHOWN)),  # who changed which practice, latest first
+        ],
     )
 
 
 @requires(Role.ADMIN)
 async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
-    rows = services(context).db.gaps(GAPS_SHOWN)
-    if not rows:
-        await reply_html(update, context, ui.html("gaps_none"))
+    """/gaps [DAYS]: open gaps grouped by meaning, the largest that fit one message."""
+    s = services(context)
+    args = context.args or []
+    if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= MAX_GAP_DAYS)):
+        await reply_html(update, context, ui.html("gaps_usage", days=DEFAULT_DAYS, limit=MAX_GAP_DAYS))
         return
-    lines = [
-        ui.html(
-            "gaps_line",
-            count=r["count"],
-            question=r["question"],
-            languages=r["languages"] or "?",
-            last=r["last_asked"][:10],
-        )
-        for r in rows
-    ]
-    await reply_html(update, context, [f"<b>{ui.html('gaps_title')}</b>", "\n".join(lines)])
+    days = int(args[0]) if args else DEFAULT_DAYS
+    async with typing(context, update.effective_chat.id):
+        groups = await s.blocking(gap_groups, s.db, s.engine.embedder, days)
+    await reply_html(update, context, gaps_blocks(ui, groups, days))
 
 
 @requires(Role.ADMIN)
@@ -139,6 +140,8 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
         await reply_html(update, context, failure_blocks(ui, "remove_failed", outcome, id=practice_id))
         return
     log.info("user %s removed %s (backup %s)", update.effective_user.id, practice_id, outcome.backup)
+    user = update.effective_user
+    s.db.audit(user.id, user.first_name or "", AUDIT_REMOVED, practice_id, relative.as_posix())
     backup = (
         outcome.backup.relative_to(s.settings.data_dir)
         if outcome.backup.is_relative_to(s.settings.data_dir)

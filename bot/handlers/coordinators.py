@@ -1,5 +1,7 @@
 """Coordinators publish knowledge from Telegram: a ``.md`` document -> checks -> problems or a
-preview with "Publish" -> saved into the knowledge folder and indexed, without a restart.
+preview with "Publish" (for a replacement, what changes first) -> saved into the knowledge folder
+and indexed, without a restart, and written to the audit log. ``/template`` sends the practice
+template in the coordinator's language, ``/edit ID`` the current file of a practice.
 
 Refused before anything is downloaded: senders who are not coordinators (or admins), files in
 group chats, names that are not ``.md``, unsafe names (anything but ``<id>.md`` with a valid
@@ -22,11 +24,19 @@ from index.problems import short
 from .. import callback_data as cb
 from .. import knowledge_files as kf
 from ..access import Role
-from ..database import UPLOAD_CANCELLED, UPLOAD_FAILED, UPLOAD_PUBLISHED, UPLOAD_PUBLISHING
+from ..database import (
+    AUDIT_PUBLISHED,
+    AUDIT_REPLACED,
+    UPLOAD_CANCELLED,
+    UPLOAD_FAILED,
+    UPLOAD_PUBLISHED,
+    UPLOAD_PUBLISHING,
+)
 from ..markup import UI
+from ..practice_template import TEMPLATE_NAME, practice_template
 from ..sending import answer_query, reply_html, send_html
 from ..services import services
-from ..views import failure_blocks, preview_blocks, preview_keyboard, problems_blocks
+from ..views import diff_blocks, failure_blocks, preview_blocks, preview_keyboard, problems_blocks
 from .roles import requires
 
 log = logging.getLogger(__name__)
@@ -68,13 +78,14 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI
         return
     upload_id = s.db.add_upload(user.id, name, checked.relative_path.as_posix(), checked.practice.id, data)
     taxonomy = s.engine.index.taxonomy
-    header = (
-        ui.html("upload_preview_replace", id=checked.practice.id)
-        if checked.replaces
-        else ui.html("upload_preview_new", name=checked.relative_path.as_posix())
-    )
+    blocks = [ui.html("upload_preview_new", name=checked.relative_path.as_posix())]
+    if checked.replaces:
+        blocks = [ui.html("upload_preview_replace", id=checked.practice.id)]
+        current = await s.blocking(kf.current_practice, s.engine.knowledge_dir, checked.relative_path)
+        if current is not None:  # the file there now may itself be broken: then there is nothing to compare
+            blocks += diff_blocks(ui, checked.practice.id, kf.practice_diff(current, checked.practice))
     await reply_html(
-        update, context, [header, *preview_blocks(ui, checked.practice, taxonomy)], preview_keyboard(ui, upload_id)
+        update, context, [*blocks, *preview_blocks(ui, checked.practice, taxonomy)], preview_keyboard(ui, upload_id)
     )
 
 
@@ -109,6 +120,8 @@ async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI)
         outcome = await s.blocking(kf.publish, s.engine, s.settings.data_dir, upload.file_name, upload.content)
     if outcome.ok:
         s.db.finish_upload(upload.id, UPLOAD_PUBLISHED, str(outcome.backup or ""))
+        action = AUDIT_REPLACED if outcome.backup else AUDIT_PUBLISHED  # a replaced file is backed up first
+        s.db.audit(user.id, user.first_name or "", action, upload.practice_id, upload.relative_path)
         log.info("user %s published %s (%s practices)", user.id, upload.practice_id, outcome.report.practices)
         await send_html(
             context,
@@ -141,3 +154,32 @@ async def _drop_buttons(query) -> None:
         await query.edit_message_reply_markup(None)
     except TelegramError as exc:
         log.debug("could not remove the buttons: %s", exc)
+
+
+@requires(Role.COORDINATOR)
+async def template_command(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    """/template: the practice template, every field explained in the coordinator's language."""
+    taxonomy = services(context).engine.index.taxonomy
+    text = practice_template(ui.language, taxonomy.topics, taxonomy.target_groups)
+    await update.effective_message.reply_document(
+        text.encode("utf-8"), filename=TEMPLATE_NAME, caption=ui.plain("template_caption")
+    )
+
+
+@requires(Role.COORDINATOR)
+async def edit_command(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> None:
+    """/edit ID: the current file of a practice, to change and send back (the upload shows the diff)."""
+    s = services(context)
+    args = context.args or []
+    if len(args) != 1:
+        await reply_html(update, context, ui.html("edit_usage"))
+        return
+    practice_id = args[0].strip().lower()
+    relative = kf.find_practice_file(s.engine, practice_id)
+    path = s.engine.knowledge_dir / relative if relative is not None else None
+    if path is None or not path.is_file():
+        await reply_html(update, context, ui.html("remove_not_found", id=short(args[0], 100)))
+        return
+    await update.effective_message.reply_document(
+        path.read_bytes(), filename=path.name, caption=ui.plain("edit_caption", id=practice_id)
+    )

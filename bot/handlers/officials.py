@@ -7,6 +7,7 @@ import re
 import time
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from index.engine import Answer
@@ -15,6 +16,7 @@ from index.search import Filters
 
 from .. import callback_data as cb
 from ..access import Role
+from ..command_menus import set_chat_menu
 from ..languages import interface_language, question_language, reply_language, ui_for, view_language
 from ..markup import UI
 from ..sending import answer_query, reply_html, send_html, typing
@@ -72,7 +74,10 @@ async def on_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if code not in LANGUAGES:
         await answer_query(update, ui_for(context, query.from_user).plain("button_invalid"))
         return
-    services(context).db.set_language(query.from_user.id, code)
+    s = services(context)
+    s.db.set_language(query.from_user.id, code)
+    if query.message.chat.type == ChatType.PRIVATE:  # their command menu follows the chosen language
+        await set_chat_menu(context.bot, query.from_user.id, s.access.role(query.from_user.id), code)
     ui = UI(code)
     await answer_query(update, ui.plain("language_set"))
     await send_html(context, query.message.chat.id, ui.html("language_set"))
@@ -170,7 +175,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     notice = [followup_notice(ui, reading.context)] if reading.used_context else []
     if not answer.confident or not answer.results:
         # An honest "not found", a way to browse, and the question stays in the log as a gap.
-        text_html, markup = no_match_view(ui, answer)
+        text_html, markup = no_match_view(ui, answer, question_id)
         if reading.used_context:
             markup = with_new_question_button(ui, markup)
         await reply_html(update, context, [*notice, text_html], markup)
