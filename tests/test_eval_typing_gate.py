@@ -21,14 +21,17 @@ pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "tests" / "eval"
 GATE = {
-    "iraqi": {"ar": {"recall@1": 0.83, "recall@3": 0.92, "answered_rate": 0.88}},
-    "arabizi": {"ar": {"recall@3": 0.83, "answered_rate": 0.79}},
+    # Measured after issue 12's answerability model (both halves): Iraqi 0.89 / 0.95 / answered 0.79,
+    # Arabizi 0.83 / 0.92 / 0.83, hasty English 0.92 / 1.00 / 0.92, follow-ups R@3 en 0.92, ar 1.00,
+    # sl 1.00, R@1 0.92, answered 0.86.
+    "iraqi": {"ar": {"recall@1": 0.86, "recall@3": 0.93, "answered_rate": 0.75}},
+    "arabizi": {"ar": {"recall@3": 0.87, "answered_rate": 0.79}},
     "hasty_en": {"en": {"recall@1": 0.88, "recall@3": 0.95}},
     "followups": {
         "en": {"recall@3": 0.85},
         "ar": {"recall@3": 0.85},
         "sl": {"recall@3": 0.85},
-        "all": {"recall@1": 0.85, "answered_rate": 0.90},
+        "all": {"recall@1": 0.88, "answered_rate": 0.82},
     },
 }
 SIZES = {"iraqi": 60, "arabizi": 20, "hasty_en": 20, "followups": 40}
