@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -69,6 +69,7 @@ class PracticeRecord:
     meta: FrontMatter
     sections: list[tuple[str, str]]
     path: str
+    translations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # language -> translated sections
 
     def text(self, field_name: str, language: str) -> str:
         return self.meta.text(field_name, language)
@@ -232,6 +233,11 @@ class SearchIndex:
                         FrontMatter.model_validate_json(row["meta"]),
                         [tuple(s) for s in json.loads(row["sections"])],
                         row["path"],
+                        # A generation written before migration 3 has no such column: no translations.
+                        {
+                            lang: [tuple(s) for s in parts]
+                            for lang, parts in json.loads(row.get("translations") or "{}").items()
+                        },
                     )
                     for row in db["practices"].rows
                 }
