@@ -195,8 +195,12 @@ async def test_full_practice_in_arabic_says_the_body_is_english(bot):
     [reply] = await bot.say(ARAB_OFFICIAL, RENT_AR)
     _, [full] = await bot.press(ARAB_OFFICIAL, reply, button(reply, "p:"), count=1)
     assert bold(full)[0] == RLM + HRASTNIK_TITLE_AR
-    assert RLM + AR("body_language_note", language="English").replace("English", FSI + "English" + PDI) in full.text
+    # The original language is named in Arabic, not "English" inside an Arabic sentence.
+    assert RLM + AR("body_language_note", language=FSI + "الإنجليزية" + PDI) in full.text
+    assert "English" not in full.text
     assert "What was done" in full.text  # the body keeps its own language
+    assert f"{AR('label_outcomes')} {RLM}({FSI}{AR('in_language_en')}{PDI} فقط)" in full.text
+    assert full.text.endswith(f"— {FSI}Savus, 2020{PDI}، {AR('in_language_sl')}")  # the source's language, in Arabic
 
 
 async def test_feedback_is_recorded_and_can_be_changed(bot):

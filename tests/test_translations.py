@@ -152,7 +152,9 @@ def test_translated_sections_are_indexed_and_served_in_their_language(translated
     engine.rebuild()
     record = engine.index.practices["kocevje-cash-free-food-packages"]
     assert [h for h, _ in record.translations["ar"]] == ["السياق", "ما الذي تم", "دروس للبصرة"]
-    arabic = [p for p in engine.index.passages if p.practice_id == record.id and p.kind == "section" and p.language == "ar"]
+    arabic = [
+        p for p in engine.index.passages if p.practice_id == record.id and p.kind == "section" and p.language == "ar"
+    ]
     assert [p.heading for p in arabic] == ["السياق", "ما الذي تم", "دروس للبصرة", "Outcomes"]
     assert arabic[0].text.startswith("سلال غذائية دون دفع نقدي تُضاف إلى فاتورة شركة الخدمات — السياق: ")
     # Words only the Arabic body has: the search finds the practice by them.
