@@ -275,7 +275,7 @@ async def test_a_5000_character_message_is_refused_politely(bot):
     [reply] = await bot.say(OFFICIAL, "help " * 1000)
     assert reply.text == EN("question_too_long", length=4999, limit=1000)
     [reply] = await bot.say(ARAB_OFFICIAL, "مساعدة " * 800)
-    assert reply.text.startswith(RLM + "طول رسالتك")
+    assert reply.text.startswith(RLM + "رسالتك طويلة")
 
 
 async def test_unknown_command(bot):
