@@ -32,6 +32,8 @@ PUBLISH = "pub"  # pub:<upload id>
 CANCEL = "cx"  # cx:<upload id>
 NARROW = "n"  # n:<question id>: show topic buttons to narrow an answer
 NARROW_TOPIC = "nt"  # nt:<question id>:<topic key>
+BRIEF_ANSWER = "bq"  # bq:<question id>: a briefing PDF of the practices of that answer
+BRIEF_PRACTICE = "bp"  # bp:<practice digest>:<language>: a briefing PDF of one practice
 
 _NUMBER = r"(0|[1-9][0-9]{0,11})"
 _DIGEST = r"([0-9a-f]{12})"
@@ -51,6 +53,8 @@ _FORMS = {
     CANCEL: re.compile(rf"cx:{_NUMBER}"),
     NARROW: re.compile(rf"n:{_NUMBER}"),
     NARROW_TOPIC: re.compile(rf"nt:{_NUMBER}:([a-z0-9]+(?:-[a-z0-9]+)*)"),
+    BRIEF_ANSWER: re.compile(rf"bq:{_NUMBER}"),
+    BRIEF_PRACTICE: re.compile(rf"bp:{_DIGEST}:{_LANG}"),
 }
 
 

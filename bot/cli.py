@@ -200,6 +200,37 @@ def show(ctx: click.Context, practice_id: str, language: str, as_json: bool) -> 
         click.echo(render_practice(reading, taxonomy))
 
 
+@main.command()
+@click.argument("practice_ids", metavar="ID [ID ...]", nargs=-1, required=True)
+@click.option("--lang", "language", type=click.Choice(["en", "ar", "sl"]), default="en", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The PDF file to write."
+)
+@click.option("--question", default=None, help="The question the practices answered, printed on the first page.")
+@click.pass_context
+def brief(ctx: click.Context, practice_ids: tuple[str, ...], language: str, output: Path, question: str | None) -> None:
+    """Write a briefing PDF of practices in a language: what the bot's 📄 button sends.
+
+    \b
+    Example:
+        peerbot brief kocevje-cash-free-food-packages tolmin-red-cross-free-transport --lang ar -o briefing.pdf
+    Title, municipality, period, summary, body, outcomes, transferability and sources with
+    working links, each practice on its own pages; needs no index or model.
+    """
+    from datetime import UTC, datetime
+
+    from .briefing import briefing_pdf
+
+    folder = _settings(ctx).knowledge_dir
+    readings, taxonomy = [], None
+    for practice_id in practice_ids:
+        reading, taxonomy = _reading(folder, practice_id, language)
+        readings.append(reading)
+    pdf = briefing_pdf(readings, taxonomy, language, question, datetime.now(UTC).date())
+    output.write_bytes(pdf)
+    click.echo(f"Briefing on {len(readings)} practice(s) in '{language}' written to {output}.")
+
+
 def _reading(folder: Path, practice_id: str, language: str):
     """(the practice read in ``language``, the taxonomy), straight from the knowledge files."""
     from index.knowledge import load_knowledge

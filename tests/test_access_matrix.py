@@ -55,6 +55,8 @@ NEEDS = {
     cb.CANCEL: "coordinator",
     cb.NARROW: "official",
     cb.NARROW_TOPIC: "official",
+    cb.BRIEF_ANSWER: "official",
+    cb.BRIEF_PRACTICE: "official",
 }
 RANK = {"anyone": 0, "official": 1, "coordinator": 2, "admin": 3}
 EXAMPLES = {  # one well-formed press of each kind
@@ -72,6 +74,8 @@ EXAMPLES = {  # one well-formed press of each kind
     cb.CANCEL: "cx:1",
     cb.NARROW: "n:1",
     cb.NARROW_TOPIC: "nt:1:health",
+    cb.BRIEF_ANSWER: "bq:1",
+    cb.BRIEF_PRACTICE: "bp:0123456789ab:en",
 }
 USERS = {STRANGER: "anyone", PENDING: "anyone", DENIED: "anyone", OFFICIAL: "official", COORDINATOR: "coordinator"}
 
@@ -144,6 +148,8 @@ async def example_data(bot) -> dict[str, str]:
         cb.CANCEL: cb.encode(cb.CANCEL, upload),
         cb.NARROW: cb.encode(cb.NARROW, question),
         cb.NARROW_TOPIC: cb.encode(cb.NARROW_TOPIC, question, "local-business"),
+        cb.BRIEF_ANSWER: cb.encode(cb.BRIEF_ANSWER, question),
+        cb.BRIEF_PRACTICE: cb.encode(cb.BRIEF_PRACTICE, practice, "en"),
     }
     assert set(data) == set(NEEDS)
     return data
@@ -227,6 +233,7 @@ async def test_people_without_access_never_see_knowledge(bot):
             "/help",
             "/topics",
             "/language",
+            "/brief",
             "/gaps",
         ):
             await bot.say(user, text)

@@ -51,7 +51,7 @@ async def test_start_welcomes_explains_and_offers_languages(bot):
     menus = {
         c.get("language_code"): [x["command"] for x in c["commands"]] for c in bot.emulator.calls_of("setMyCommands")
     }
-    assert menus[None] == menus["ar"] == ["start", "help", "language", "topics"]
+    assert menus[None] == menus["ar"] == ["start", "help", "language", "topics", "brief"]
 
 
 async def test_start_in_arabic_for_an_arabic_telegram_client(bot):
@@ -93,7 +93,13 @@ async def test_english_question_gets_cards_with_sources_and_buttons(bot):
     data = buttons(reply)
     assert sum(d.startswith("p:") for d in data) == sum(d.startswith("s:") for d in data) == 3
     question_id = bot.database.question(1).id
-    assert data[-4:] == [f"m:{question_id}:3", f"fb:{question_id}:u", f"fb:{question_id}:d", f"n:{question_id}"]
+    assert data[-5:] == [
+        f"m:{question_id}:3",
+        f"fb:{question_id}:u",
+        f"fb:{question_id}:d",
+        f"n:{question_id}",
+        f"bq:{question_id}",
+    ]
     assert all(len(d.encode()) <= 64 for d in data)
     # "typing…" was shown before the answer
     calls = [name for name, _ in bot.emulator.calls if name in ("sendChatAction", "sendMessage")]

@@ -25,6 +25,7 @@ COMMANDS = {
     "help": officials.help_command,
     "language": officials.language_command,
     "topics": officials.topics_command,
+    "brief": officials.brief_command,
     "reindex": admins.reindex,
     "status": admins.status,
     "gaps": admins.gaps,
@@ -46,6 +47,8 @@ BUTTONS = {
     cb.CANCEL: coordinators.on_cancel,
     cb.NARROW: officials.on_narrow,
     cb.NARROW_TOPIC: officials.on_narrow_topic,
+    cb.BRIEF_ANSWER: officials.on_brief_answer,
+    cb.BRIEF_PRACTICE: officials.on_brief_practice,
 }
 
 
