@@ -269,6 +269,19 @@ async def test_stickers_photos_and_other_media_get_a_hint(bot):
     assert reply.text == EN("unsupported_message")
 
 
+async def test_a_voice_note_gets_a_request_to_type_in_the_senders_language(bot):
+    before = len(bot.messages(ARAB_OFFICIAL))
+    bot.emulator.send_voice(ARAB_OFFICIAL, language_code="ar")
+    [reply] = await bot.expect(ARAB_OFFICIAL, before)
+    assert reply.text == RLM + AR("voice_not_supported")
+    assert "كتابة سؤالك" in reply.text
+    before = len(bot.messages(OFFICIAL))
+    bot.emulator.send_voice(OFFICIAL)
+    [reply] = await bot.expect(OFFICIAL, before)
+    assert reply.text == EN("voice_not_supported")
+    assert bot.database.question(1) is None  # nothing was asked
+
+
 async def test_empty_and_blank_messages(bot):
     [reply] = await bot.say(OFFICIAL, "   \n  ")
     assert reply.text == EN("question_empty")

@@ -60,6 +60,7 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(filters.Document.ALL, coordinators.on_document))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, officials.question))
     app.add_handler(MessageHandler(filters.COMMAND, officials.unknown_command))
+    app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE, officials.voice))
     app.add_handler(MessageHandler(filters.ALL, officials.unsupported))
     for action, callback in BUTTONS.items():
         app.add_handler(CallbackQueryHandler(callback, pattern=cb.pattern(action)))
