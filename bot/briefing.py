@@ -96,6 +96,23 @@ def briefing_pdf(
     return bytes(pdf.output())
 
 
+def _pieces(text: str) -> list[str]:
+    """A section's paragraphs, and each Markdown list item ("- ", "* ") as a paragraph of its own."""
+    pieces: list[str] = []
+    for block in text.split("\n\n"):
+        lines: list[str] = []
+        for line in block.split("\n"):
+            item = re.match(r"\s*[-*]\s+(.*)", line)
+            if item:
+                pieces.extend([" ".join(lines)] if lines else [])
+                lines = []
+                pieces.append("• " + item.group(1).strip())
+            elif line.strip():
+                lines.append(line.strip())
+        pieces.extend([" ".join(lines)] if lines else [])
+    return [piece for piece in pieces if piece]
+
+
 def _direction_of(text: str) -> str:
     """ "ar" when the text's first letter is Arabic script (a question may be in any language)."""
     for c in text:
@@ -181,8 +198,8 @@ class _Writer:
         for section in reading.sections:
             if section.heading:
                 self.paragraph(section.heading, section.language, size=HEADING_PT, bold=True, gap=0.5)
-            for piece in section.text.split("\n\n"):
-                self.paragraph(" ".join(piece.split()), section.language)
+            for piece in _pieces(section.text):
+                self.paragraph(piece, section.language)
         if reading.outcomes:
             self.paragraph(
                 texts("label_outcomes") + note(reading.outcomes[0]), language, size=HEADING_PT, bold=True, gap=0.5
