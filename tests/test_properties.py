@@ -346,6 +346,8 @@ ARGS = {
     cb.PUBLISH: st.tuples(NUMBER),
     cb.CANCEL: st.tuples(NUMBER),
     **({cb.NARROW: st.tuples(NUMBER), cb.NARROW_TOPIC: st.tuples(NUMBER, KEY)} if hasattr(cb, "NARROW") else {}),
+    cb.BRIEF_ANSWER: st.tuples(NUMBER),
+    cb.BRIEF_PRACTICE: st.tuples(DIGEST, LANG),
 }
 
 
