@@ -161,3 +161,18 @@ def test_translated_sections_are_indexed_and_served_in_their_language(translated
     answer = engine.ask("علاقة فوترة قائمة بدل الدفع النقدي مقابل التوصيل")
     assert answer.results[0].id == record.id
     assert "فوترة" in answer.results[0].snippet
+
+
+def test_the_translated_lessons_section_is_advice_not_evidence(translated: Path, data_dir: Path, fake_embedder):
+    from index.engine import Engine
+
+    engine = Engine(fake_embedder, data_dir, translated)
+    engine.rebuild()
+    index = engine.index
+    evidence = {
+        (p.language, p.heading): bool(index.passage_is_evidence[i])
+        for i, p in enumerate(index.passages)
+        if p.practice_id == "kocevje-cash-free-food-packages" and p.kind == "section"
+    }
+    assert evidence[("en", "Lessons for Basra")] is False and evidence[("ar", "دروس للبصرة")] is False
+    assert evidence[("en", "What was done")] is True and evidence[("ar", "ما الذي تم")] is True
