@@ -21,6 +21,8 @@ MAX_BYTES = 64
 MORE = "m"  # m:<question id>:<results already shown>
 FULL = "p"  # p:<practice digest>:<language>
 SOURCES = "s"  # s:<practice digest>:<language>
+BRIEF_ANSWER = "bq"  # bq:<question id>: a briefing PDF of the practices of that answer
+BRIEF_PRACTICE = "bp"  # bp:<practice digest>:<language>: a briefing PDF of one practice
 FEEDBACK = "fb"  # fb:<question id>:<u|d>
 TOPICS = "tl"  # tl:<language>
 TOPIC = "t"  # t:<topic key>:<offset>:<language>
@@ -32,8 +34,6 @@ PUBLISH = "pub"  # pub:<upload id>
 CANCEL = "cx"  # cx:<upload id>
 NARROW = "n"  # n:<question id>: show topic buttons to narrow an answer
 NARROW_TOPIC = "nt"  # nt:<question id>:<topic key>
-BRIEF_ANSWER = "bq"  # bq:<question id>: a briefing PDF of the practices of that answer
-BRIEF_PRACTICE = "bp"  # bp:<practice digest>:<language>: a briefing PDF of one practice
 
 _NUMBER = r"(0|[1-9][0-9]{0,11})"
 _DIGEST = r"([0-9a-f]{12})"
@@ -42,6 +42,8 @@ _FORMS = {
     MORE: re.compile(rf"m:{_NUMBER}:{_NUMBER}"),
     FULL: re.compile(rf"p:{_DIGEST}:{_LANG}"),
     SOURCES: re.compile(rf"s:{_DIGEST}:{_LANG}"),
+    BRIEF_ANSWER: re.compile(rf"bq:{_NUMBER}"),
+    BRIEF_PRACTICE: re.compile(rf"bp:{_DIGEST}:{_LANG}"),
     FEEDBACK: re.compile(rf"fb:{_NUMBER}:([ud])"),
     TOPICS: re.compile(rf"tl:{_LANG}"),
     TOPIC: re.compile(rf"t:([a-z0-9]+(?:-[a-z0-9]+)*):{_NUMBER}:{_LANG}"),
@@ -53,8 +55,6 @@ _FORMS = {
     CANCEL: re.compile(rf"cx:{_NUMBER}"),
     NARROW: re.compile(rf"n:{_NUMBER}"),
     NARROW_TOPIC: re.compile(rf"nt:{_NUMBER}:([a-z0-9]+(?:-[a-z0-9]+)*)"),
-    BRIEF_ANSWER: re.compile(rf"bq:{_NUMBER}"),
-    BRIEF_PRACTICE: re.compile(rf"bp:{_DIGEST}:{_LANG}"),
 }
 
 

@@ -36,6 +36,8 @@ BUTTONS = {
     cb.MORE: officials.on_more,
     cb.FULL: officials.on_full,
     cb.SOURCES: officials.on_sources,
+    cb.BRIEF_ANSWER: officials.on_brief_answer,
+    cb.BRIEF_PRACTICE: officials.on_brief_practice,
     cb.FEEDBACK: officials.on_feedback,
     cb.TOPICS: officials.on_topics,
     cb.TOPIC: officials.on_topic,
@@ -47,8 +49,6 @@ BUTTONS = {
     cb.CANCEL: coordinators.on_cancel,
     cb.NARROW: officials.on_narrow,
     cb.NARROW_TOPIC: officials.on_narrow_topic,
-    cb.BRIEF_ANSWER: officials.on_brief_answer,
-    cb.BRIEF_PRACTICE: officials.on_brief_practice,
 }
 
 
