@@ -176,6 +176,80 @@ def ask(ctx: click.Context, question: str, top: int | None, as_json: bool) -> No
         click.echo(render_plain(answer, answer.language))
 
 
+@main.command()
+@click.argument("practice_id", metavar="ID")
+@click.option("--lang", "language", type=click.Choice(["en", "ar", "sl"]), default="en", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (contract in the README).")
+@click.pass_context
+def show(ctx: click.Context, practice_id: str, language: str, as_json: bool) -> None:
+    """Print one practice as an official reads it in a language, each part marked with its language.
+
+    \b
+    Example:
+        peerbot show kocevje-cash-free-food-packages --lang ar --json
+    Parts the file has only in their original language are shown in it, marked "(only in English)";
+    in JSON each part's "language" is the language its text is actually in. Needs no index or model.
+    """
+
+    from .reply import render_practice
+
+    reading, taxonomy = _reading(_settings(ctx).knowledge_dir, practice_id, language)
+    if as_json:
+        click.echo(json.dumps(reading.to_json(), ensure_ascii=False))
+    else:
+        click.echo(render_practice(reading, taxonomy))
+
+
+@main.command()
+@click.argument("practice_ids", metavar="ID [ID ...]", nargs=-1, required=True)
+@click.option("--lang", "language", type=click.Choice(["en", "ar", "sl"]), default="en", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The PDF file to write."
+)
+@click.option("--question", default=None, help="The question the practices answered, printed on the first page.")
+@click.pass_context
+def brief(ctx: click.Context, practice_ids: tuple[str, ...], language: str, output: Path, question: str | None) -> None:
+    """Write a briefing PDF of practices in a language: what the bot's 📄 button sends.
+
+    \b
+    Example:
+        peerbot brief kocevje-cash-free-food-packages tolmin-red-cross-free-transport --lang ar -o briefing.pdf
+    Title, municipality, period, summary, body, outcomes, transferability and sources with
+    working links, each practice on its own pages; needs no index or model.
+    """
+    from datetime import UTC, datetime
+
+    from .briefing import briefing_pdf
+
+    folder = _settings(ctx).knowledge_dir
+    readings, taxonomy = [], None
+    for practice_id in practice_ids:
+        reading, taxonomy = _reading(folder, practice_id, language)
+        readings.append(reading)
+    pdf = briefing_pdf(readings, taxonomy, language, question, datetime.now(UTC).date())
+    output.write_bytes(pdf)
+    click.echo(f"Briefing on {len(readings)} practice(s) in '{language}' written to {output}.")
+
+
+def _reading(folder: Path, practice_id: str, language: str):
+    """(the practice read in ``language``, the taxonomy), straight from the knowledge files."""
+    from index.knowledge import load_knowledge
+    from index.reading import read_practice
+
+    kb = load_knowledge(folder)
+    found = next((p for p in kb.practices if p.id == practice_id), None)
+    if found is None:
+        broken = sorted({p.path for p in kb.problems if Path(p.path).stem == practice_id})
+        if broken:
+            raise click.ClickException(
+                f"{broken[0]} has problems, so it is not a practice yet: run `peerbot check {folder}` to see them"
+            )
+        raise click.ClickException(
+            f"no practice '{practice_id}' in {folder} (the id is the file name without .md; `ls {folder}/practices`)"
+        )
+    return read_practice(found, language), kb.taxonomy
+
+
 @main.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and per-question results as one JSON object.")

@@ -346,6 +346,14 @@ class BotDatabase:
             bool(row["confident"]),
         )
 
+    def last_answered(self, user_id: int, chat_id: int) -> QuestionRow | None:
+        """The user's latest question in this chat that got practices (what /brief puts in a PDF)."""
+        row = self._one(
+            "select id from questions where user_id = ? and chat_id = ? and confident = 1 order by id desc limit 1",
+            [user_id, chat_id],
+        )
+        return self.question(row["id"]) if row else None
+
     def add_feedback(self, question_id: int, user_id: int, value: int) -> None:
         self._write(
             "insert into feedback (question_id, user_id, value, at) values (?, ?, ?, ?) "

@@ -51,6 +51,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     yield model
     yield index_check(settings, kb, model_id)
     yield database_check(settings)
+    yield briefing_check()
     telegram = telegram_check(settings)
     yield telegram
     if settings.webhook_url:
@@ -201,6 +202,22 @@ def index_check(settings: Settings, kb, model_id: str | None) -> Check:
     return Check(
         "index", OK, f"{generation.name} matches the knowledge folder ({len(current)} practices, built {built})"
     )
+
+
+def briefing_check() -> Check:
+    """The briefing PDF's parts: fpdf2, uharfbuzz and the DejaVu Sans font that matplotlib ships."""
+    from index.errors import BriefingUnavailable
+
+    from .briefing import _fpdf, font_files
+
+    try:
+        regular, _ = font_files()
+        _fpdf()
+    except BriefingUnavailable as exc:
+        return Check("briefing", FAIL, str(exc), "reinstall peerbot's dependencies: pip install -e .")
+    from importlib.metadata import version
+
+    return Check("briefing", OK, f"fpdf2 {version('fpdf2')} with uharfbuzz {version('uharfbuzz')}, font {regular}")
 
 
 def database_check(settings: Settings) -> Check:

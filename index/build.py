@@ -71,11 +71,11 @@ def files_fingerprint(knowledge_dir: Path, model_id: str) -> str:
     """What the index was built from, without parsing it: the practice files' bytes, the taxonomy,
     the code that turns files into passages, and the model. Parsing every file (pure-Python YAML)
     is about 0.9 s of a 2 s `peerbot ask`; reading and hashing them is about 10 ms."""
-    from . import knowledge, language, passages, safe_yaml, taxonomy
+    from . import knowledge, language, passages, safe_yaml, taxonomy, translations
 
     folder = Path(knowledge_dir)
     digest = hashlib.sha256(model_id.encode())
-    for module in (knowledge, passages, taxonomy, language, safe_yaml):
+    for module in (knowledge, passages, taxonomy, language, safe_yaml, translations):
         digest.update(Path(module.__file__).read_bytes())
     for path in [folder / "taxonomy.yaml", *knowledge.practice_files(folder)]:
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
@@ -263,6 +263,9 @@ def _write_generation(
                     "level": p.meta.level,
                     "meta": store.dumps(p.meta.model_dump(mode="json")),
                     "sections": store.dumps([[s.heading, s.text] for s in p.sections]),
+                    "translations": store.dumps(
+                        {lang: [[s.heading, s.text] for s in parts] for lang, parts in p.translations.items()}
+                    ),
                 }
                 for p in kb.practices
             )

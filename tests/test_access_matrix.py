@@ -58,6 +58,8 @@ NEEDS = {
     cb.NARROW_TOPIC: "official",
     cb.ASK_TEAM: "official",
     cb.DRAFT: "coordinator",
+    cb.BRIEF_ANSWER: "official",
+    cb.BRIEF_PRACTICE: "official",
 }
 RANK = {"anyone": 0, "official": 1, "coordinator": 2, "admin": 3}
 EXAMPLES = {  # one well-formed press of each kind
@@ -77,6 +79,8 @@ EXAMPLES = {  # one well-formed press of each kind
     cb.NARROW_TOPIC: "nt:1:health",
     cb.ASK_TEAM: "tq:1",
     cb.DRAFT: "dr:1",
+    cb.BRIEF_ANSWER: "bq:1",
+    cb.BRIEF_PRACTICE: "bp:0123456789ab:en",
 }
 USERS = {STRANGER: "anyone", PENDING: "anyone", DENIED: "anyone", OFFICIAL: "official", COORDINATOR: "coordinator"}
 
@@ -152,6 +156,8 @@ async def example_data(bot) -> dict[str, str]:
         cb.NARROW_TOPIC: cb.encode(cb.NARROW_TOPIC, question, "local-business"),
         cb.ASK_TEAM: cb.encode(cb.ASK_TEAM, question),
         cb.DRAFT: cb.encode(cb.DRAFT, 1),
+        cb.BRIEF_ANSWER: cb.encode(cb.BRIEF_ANSWER, question),
+        cb.BRIEF_PRACTICE: cb.encode(cb.BRIEF_PRACTICE, practice, "en"),
     }
     assert set(data) == set(NEEDS)
     return data
@@ -245,6 +251,7 @@ async def test_people_without_access_never_see_knowledge(bot):
             "/help",
             "/topics",
             "/language",
+            "/brief",
             "/gaps",
         ):
             await bot.say(user, text)

@@ -363,6 +363,8 @@ ARGS = {
     cb.ASK_TEAM: st.tuples(NUMBER),
     cb.DRAFT: st.tuples(NUMBER),
     **({cb.NARROW: st.tuples(NUMBER), cb.NARROW_TOPIC: st.tuples(NUMBER, KEY)} if hasattr(cb, "NARROW") else {}),
+    cb.BRIEF_ANSWER: st.tuples(NUMBER),
+    cb.BRIEF_PRACTICE: st.tuples(DIGEST, LANG),
 }
 
 

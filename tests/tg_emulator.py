@@ -1030,6 +1030,27 @@ class TelegramEmulator:
             {"photo": self._photo(stored, width, height), "caption": caption},
         )
 
+    def send_voice(
+        self,
+        user_id: int,
+        content: bytes = b"OggS\0voice",
+        duration: int = 4,
+        chat_type: str = "private",
+        first_name: str = "Tester",
+        language_code: str | None = None,
+    ) -> int:
+        """A voice note, as Telegram delivers one (Opus in Ogg)."""
+        with self._cond:
+            stored = self._store_file(content, "voice", "voice.ogg", "audio/ogg")
+        voice = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(stored.content),
+        }
+        return self._user_message(self._user(user_id, first_name, language_code), chat_type, None, {"voice": voice})
+
     def send_sticker(
         self,
         user_id: int,

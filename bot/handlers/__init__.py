@@ -26,6 +26,7 @@ COMMANDS = {
     "help": officials.help_command,
     "language": officials.language_command,
     "topics": officials.topics_command,
+    "brief": officials.brief_command,
     "reindex": admins.reindex,
     "status": admins.status,
     "gaps": admins.gaps,
@@ -38,6 +39,8 @@ BUTTONS = {
     cb.MORE: officials.on_more,
     cb.FULL: officials.on_full,
     cb.SOURCES: officials.on_sources,
+    cb.BRIEF_ANSWER: officials.on_brief_answer,
+    cb.BRIEF_PRACTICE: officials.on_brief_practice,
     cb.FEEDBACK: officials.on_feedback,
     cb.TOPICS: officials.on_topics,
     cb.TOPIC: officials.on_topic,
@@ -64,6 +67,7 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(filters.TEXT & filters.REPLY & ~filters.COMMAND, team.on_reply))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, officials.question))
     app.add_handler(MessageHandler(filters.COMMAND, officials.unknown_command))
+    app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE, officials.voice))
     app.add_handler(MessageHandler(filters.ALL, officials.unsupported))
     for action, callback in BUTTONS.items():
         app.add_handler(CallbackQueryHandler(callback, pattern=cb.pattern(action)))

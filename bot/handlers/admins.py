@@ -115,7 +115,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> N
     blocks.append(f"<b>{ui.html('stats_days', days=STATS_DAYS)}</b>\n" + "\n".join(days))
     await reply_html(update, context, blocks)
     try:  # the same numbers as a chart; the text above already answered if this fails
-        chart = await services(context).blocking(stats_chart, data, STATS_DAYS)
+        chart = await services(context).blocking(stats_chart, data, STATS_DAYS, None, ui.language)
         await update.effective_message.reply_photo(chart, filename="peerbot-stats.png")
     except Exception:
         log.warning("could not send the /stats chart", exc_info=True)
