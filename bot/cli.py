@@ -428,7 +428,11 @@ def purge(ctx: click.Context, days: int) -> None:
     from .maintenance import purge as purge_rows
 
     settings = _settings(ctx)
-    questions, feedback, cutoff = purge_rows(settings.data_dir, days)
+    purged = purge_rows(settings.data_dir, days)
+    if purged is None:
+        click.echo(f"Nothing to purge: no bot database at {settings.data_dir / 'peerbot.db'} yet.")
+        return
+    questions, feedback, cutoff = purged
     click.echo(
         f"Deleted {questions} question(s) and {feedback} feedback row(s) older than {days} day(s) (before {cutoff})."
     )

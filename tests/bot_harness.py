@@ -33,6 +33,11 @@ RANKING = HASH_RANKING
 RLM, FSI, PDI = "\u200f", "\u2068", "\u2069"
 
 
+def iso(value: object) -> str:
+    """A user-supplied value as every language's texts show it: isolated (bot/markup.py user_value)."""
+    return f"{FSI}{value}{PDI}"
+
+
 @pytest.fixture
 def emulator():
     with TelegramEmulator(token=TOKEN, bot_username=BOT_USERNAME) as server:

@@ -16,6 +16,7 @@ from tests.bot_harness import (
     RLM,
     bold,
     button,
+    iso,
 )
 
 EN, AR = Texts("en"), Texts("ar")
@@ -49,9 +50,9 @@ async def test_gaps_lists_the_most_frequent_unanswered_questions(bot):
     lines = [line for line in gaps.text.split("\n") if line]
     today = datetime.now(UTC).date().isoformat()
     assert lines[0] == EN("gaps_title")
-    assert lines[1] == f"2× XYZZY ({'en'}; last asked {today})"
+    assert lines[1] == f"2× {FSI}XYZZY{PDI} ({'en'}; last asked {today})"
     assert len(lines) == 4 and not any("rent" in line for line in lines)
-    assert any("زقزقة الكواكب البعيدة (ar;" in line for line in lines)
+    assert any(f"{FSI}زقزقة الكواكب البعيدة{PDI} (ar;" in line for line in lines)
 
 
 async def test_stats_counts_questions_languages_and_feedback(bot):
@@ -98,7 +99,7 @@ async def test_remove_refuses_bad_ids_and_puts_the_file_back_on_failure(bot, kno
     assert usage.text == EN("remove_usage")
     for bad in ("no-such-practice", "../../etc/passwd", "x.md"):
         [reply] = await bot.say(ADMIN, f"/remove {bad}")
-        assert reply.text == EN("remove_not_found", id=bad)
+        assert reply.text == EN("remove_not_found", id=iso(bad))
     (knowledge / "practices" / "broken.md").write_text("no front matter")
     [failed] = await bot.say(ADMIN, f"/remove {KOCEVJE}")
     assert failed.text.startswith(EN("remove_failed", id=KOCEVJE))

@@ -1069,6 +1069,24 @@ class TelegramEmulator:
                 },
             )
 
+    def press_without_data(
+        self, user_id: int, message_id: int, data: str | None = None, chat_id: int | None = None
+    ) -> int:
+        """A press whose callback data is missing (``None``) or empty, as a forged update may carry."""
+        chat_id = user_id if chat_id is None else chat_id
+        with self._cond:
+            query_id = str(next(self._ids) * 7_654_321)
+            self._callbacks[query_id] = False
+            payload = {
+                "id": query_id,
+                "from": self._user(user_id, "Tester", None),
+                "chat_instance": str(10**12 + abs(chat_id)),
+                "message": self._messages[(chat_id, message_id)],
+            }
+            if data is not None:
+                payload["data"] = data
+            return self._push_update("callback_query", payload)
+
     def block_user(self, user_id: int) -> None:
         """From now on, requests to this user's chat answer 403 bot was blocked."""
         with self._cond:

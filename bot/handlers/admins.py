@@ -11,7 +11,7 @@ from telegram.ext import ContextTypes
 from .. import knowledge_files as kf
 from ..access import Role
 from ..charts import stats_chart
-from ..markup import UI, esc
+from ..markup import UI, esc, user_value
 from ..sending import reply_html
 from ..services import services
 from ..views import failure_blocks
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 STATS_DAYS = 14
 GAPS_SHOWN = 15
+GAPS_QUESTION_CHARS = 120  # a list line; the dashboard has the whole question
 
 
 @requires(Role.ADMIN)
@@ -84,7 +85,7 @@ async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> No
         ui.html(
             "gaps_line",
             count=r["count"],
-            question=r["question"],
+            question=user_value(r["question"], GAPS_QUESTION_CHARS),
             languages=r["languages"] or "?",
             last=r["last_asked"][:10],
         )
@@ -131,7 +132,7 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
     async with s.knowledge_lock:
         relative = kf.find_practice_file(s.engine, practice_id)
         if relative is None:
-            await reply_html(update, context, ui.html("remove_not_found", id=args[0][:100]))
+            await reply_html(update, context, ui.html("remove_not_found", id=user_value(args[0], 100)))
             return
         outcome = await s.blocking(kf.remove, s.engine, s.settings.data_dir, relative)
     if not outcome.ok:

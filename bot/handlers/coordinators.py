@@ -23,7 +23,7 @@ from .. import callback_data as cb
 from .. import knowledge_files as kf
 from ..access import Role
 from ..database import UPLOAD_CANCELLED, UPLOAD_FAILED, UPLOAD_PUBLISHED, UPLOAD_PUBLISHING
-from ..markup import UI
+from ..markup import UI, user_value
 from ..sending import answer_query, reply_html, send_html
 from ..services import services
 from ..views import failure_blocks, preview_blocks, preview_keyboard, problems_blocks
@@ -44,11 +44,11 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI
     document = message.document
     name = document.file_name or ""
     if not kf.is_markdown_name(name):
-        await reply_html(update, context, ui.html("upload_not_markdown", name=short(name) or "?"))
+        await reply_html(update, context, ui.html("upload_not_markdown", name=user_value(short(name) or "?")))
         return
     if not kf.is_safe_name(name):
         log.warning("user %s uploaded a file with an unsafe name %r", user.id, name[:200])
-        await reply_html(update, context, ui.html("upload_unsafe_name", name=short(name)))
+        await reply_html(update, context, ui.html("upload_unsafe_name", name=user_value(short(name))))
         return
     if document.file_size is not None and document.file_size > MAX_FILE_BYTES:
         await reply_html(update, context, _too_big(ui, document.file_size))
@@ -64,7 +64,9 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI
         return
     checked = await s.blocking(kf.check_upload, s.engine.knowledge_dir, name, data)
     if not checked.ok:
-        await reply_html(update, context, problems_blocks(ui, "upload_problems", checked.problems, name=short(name)))
+        await reply_html(
+            update, context, problems_blocks(ui, "upload_problems", checked.problems, name=user_value(short(name)))
+        )
         return
     upload_id = s.db.add_upload(user.id, name, checked.relative_path.as_posix(), checked.practice.id, data)
     taxonomy = s.engine.index.taxonomy

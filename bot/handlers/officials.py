@@ -14,8 +14,9 @@ from index.search import Filters
 
 from .. import callback_data as cb
 from ..access import Role
+from ..bidi import strip_controls
 from ..languages import interface_language, question_language, reply_language, ui_for, view_language
-from ..markup import UI
+from ..markup import UI, user_value
 from ..sending import answer_query, reply_html, send_html, typing
 from ..services import services
 from ..texts import LANGUAGES
@@ -41,7 +42,7 @@ MAX_QUESTION_CHARS = 1000
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ui = ui_for(context, update.effective_user)
-    text = ui.html("welcome", name=update.effective_user.first_name) + "\n\n" + ui.html("choose_language")
+    text = ui.html("welcome", name=user_value(update.effective_user.first_name)) + "\n\n" + ui.html("choose_language")
     await reply_html(update, context, text, language_keyboard())
 
 
@@ -113,7 +114,7 @@ async def on_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def clean_question(text: str, bot_username: str | None) -> str:
     if bot_username:
         text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
-    return " ".join(text.split())
+    return " ".join(strip_controls(text).split())  # stored as cleaned: the log, /gaps and the dashboard show it
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

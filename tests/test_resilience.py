@@ -1,0 +1,70 @@
+"""Issue 15's findings reproduced through the real bot and the Bot API emulator, then fixed:
+button presses without data, the reply language of a question naming a Slovenian place, and
+user-supplied values (names, questions) that carry direction overrides or control characters.
+"""
+
+from __future__ import annotations
+
+from bot.texts import Texts
+from tests.bot_harness import ADMIN, FSI, OFFICIAL, PDI, STRANGER, buttons
+
+EN, SL = Texts("en"), Texts("sl")
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
+
+
+# -- finding 6: empty or missing callback data -------------------------------------------
+
+
+async def test_a_press_without_data_is_refused_like_a_stale_button(bot):
+    [reply] = await bot.say(OFFICIAL, "rent exemption for business premises")
+    for data in (None, ""):
+        answers = len(bot.emulator.callback_answers)
+        bot.emulator.press_without_data(OFFICIAL, reply.message_id, data)
+        [answer] = (await bot.emulator.wait_for_callback_answers_async(answers + 1))[answers:]
+        assert answer["text"] == EN("button_invalid"), data
+    await bot.settle()
+    assert bot.messages(ADMIN) == []  # no error, so no admin notice
+    assert len(bot.messages(OFFICIAL)) == 1
+
+
+# -- finding 7: a place name's diacritics do not choose the reply language ---------------
+
+
+async def test_an_english_question_naming_kocevje_is_answered_in_english(bot):
+    [reply] = await bot.say(OFFICIAL, "How did Kočevje help older people?", language_code="en")
+    assert reply.text.split("\n")[0] in (EN("results_intro"), EN("no_match"))
+    [slovenian] = await bot.say(OFFICIAL, "Kako je Kočevje pomagalo starejšim?")
+    assert slovenian.text.split("\n")[0] in (SL("results_intro"), SL("no_match"))
+    assert [bot.database.question(i).language for i in (1, 2)] == ["en", "sl"]
+
+
+# -- finding 8: user-supplied values isolated, controls stripped ---------------------------
+
+
+async def test_a_right_to_left_override_in_a_name_cannot_reverse_the_admins_line(bot):
+    name = f"Evil{RLO}gnirts"
+    [refusal] = await bot.say(STRANGER, "hello", first_name=name)
+    await bot.press(STRANGER, refusal, "ra:en", count=1, first_name=name)
+    [request] = await bot.emulator.wait_for_messages_async(ADMIN)
+    # The override is gone and the name is one isolated unit: the id after it reads as sent.
+    assert RLO not in request.text
+    assert request.text.startswith(f"Access request from {FSI}Evilgnirts{PDI} (Telegram id {STRANGER}")
+    assert buttons(request) == [f"ap:{STRANGER}", f"dn:{STRANGER}"]
+    assert bot.database.user(STRANGER)["first_name"] == "Evilgnirts"  # stored cleaned
+    [welcome] = await bot.say(OFFICIAL, "/start", first_name=f"Amal{RLO}\x1b[31m")
+    assert welcome.text.startswith(f"Hello, {FSI}Amal[31m{PDI}!")
+    for language in ("ar", "sl"):
+        bot.database.set_language(OFFICIAL, language)
+        [other] = await bot.say(OFFICIAL, "/start", first_name=f"Amal{RLO}")
+        assert f"{FSI}Amal{PDI}" in other.text and RLO not in other.text, language
+
+
+async def test_questions_are_stored_without_control_characters_and_gaps_shortens_them(bot):
+    question = "xyzzy \x1b[2J" + RLO + "qwrtplk " + "zzkv " * 60
+    await bot.say(OFFICIAL, question)
+    stored = bot.database.question(1).question
+    assert "\x1b" not in stored and RLO not in stored and stored.startswith("xyzzy [2Jqwrtplk zzkv")
+    [gaps] = await bot.say(ADMIN, "/gaps")
+    [line] = [line for line in gaps.text.split("\n")[1:] if line]
+    assert f"{FSI}xyzzy [2Jqwrtplk zzkv" in line and "…" + PDI in line
+    assert len(line) < 200
