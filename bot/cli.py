@@ -280,14 +280,20 @@ def chat(ctx: click.Context) -> None:
     default=None,
     help="Webhook mode: port to listen on (default PEERBOT_WEBHOOK_PORT, 8443).",
 )
+@click.option(
+    "--new-database",
+    is_flag=True,
+    help="Only when peerbot.db is empty or damaged: move it aside and start with a new, empty one.",
+)
 @click.pass_context
-def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: int | None) -> None:
+def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: int | None, new_database: bool) -> None:
     """Run the Telegram bot (long polling, or a webhook); without TELEGRAM_BOT_TOKEN, a terminal chat.
 
     \b
     Example:
         TELEGRAM_BOT_TOKEN=123456:ABC... peerbot run
         peerbot run --webhook-url https://bot.example.org/peerbot --listen 127.0.0.1 --port 8443
+        peerbot run --new-database     # peerbot.db is damaged and there is no backup
     In webhook mode a reverse proxy terminates HTTPS and forwards the URL's path to HOST:PORT;
     Telegram's posts must carry the secret token (PEERBOT_WEBHOOK_SECRET, or a random one per start).
     """
@@ -311,6 +317,7 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
         click.echo(Texts("en")("chat_no_token"), err=True)
         run_chat(_engine(settings), sys.stdin, click.echo)
         return
+    _usable_database(settings, new_database)  # before the index refresh, which can take minutes
     if webhook_url:
         from .telegram_app import run_webhook
 
@@ -321,6 +328,24 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
     from .telegram_app import run_polling
 
     run_polling(settings, _engine(settings))
+
+
+def _usable_database(settings: Settings, new_database: bool) -> None:
+    """Refuse (one line, with the fix) to start on an empty or damaged peerbot.db, unless told to
+    start anew; then the old file is moved aside, never deleted."""
+    from .database import DB_NAME, DatabaseDamaged, check_database, set_aside
+
+    path = settings.data_dir / DB_NAME
+    try:
+        check_database(path)
+    except DatabaseDamaged:
+        if not new_database:
+            raise
+        moved = set_aside(path)
+        click.echo(f"moved the damaged {path} aside to {moved}; starting with a new, empty database", err=True)
+        return
+    if new_database and path.exists():
+        raise click.UsageError(f"{path} is intact; --new-database only replaces an empty or damaged database")
 
 
 @main.command()

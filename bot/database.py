@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from index.errors import PeerbotError
 from index.gaps import AskedQuestion
 
 DB_NAME = "peerbot.db"
@@ -32,6 +33,55 @@ UPLOAD_PENDING, UPLOAD_PUBLISHING, UPLOAD_PUBLISHED, UPLOAD_CANCELLED, UPLOAD_FA
 )
 
 migrations = Migrations("peerbot-bot")
+
+
+class DatabaseDamaged(PeerbotError):
+    """peerbot.db exists but is empty or damaged: it is never replaced silently (its access
+    decisions would be lost, approved officials refused and denied ones let ask again)."""
+
+
+def fix_for(path: Path) -> str:
+    return (
+        f"restore it from a backup (`peerbot restore BACKUP` into a new data folder), or start with an empty "
+        f"database (no users, decisions or log) by `peerbot run --new-database`, which moves {path.name} aside first"
+    )
+
+
+def check_database(path: Path) -> None:
+    """Raise DatabaseDamaged when ``path`` exists and is empty (0 bytes) or fails SQLite's quick check.
+
+    A 0-byte file is a valid empty SQLite database to SQLite, which would silently create a
+    fresh schema in it; so size is checked first."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_file() and path.stat().st_size == 0 and not Path(f"{path}-wal").exists():
+        raise DatabaseDamaged(f"{path} is empty (0 bytes): {fix_for(path)}")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            result = connection.execute("pragma quick_check").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseDamaged(f"{path} cannot be read ({exc}): {fix_for(path)}") from None
+    if result != "ok":
+        raise DatabaseDamaged(f"{path} is damaged ({result[:200]}): {fix_for(path)}")
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a damaged database (and its -wal/-shm) out of the way, never deleting it; its new name."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            side.rename(f"{target}{suffix}")
+    path.rename(target)
+    return target
 
 
 @migrations()
@@ -127,6 +177,7 @@ class BotDatabase:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_database(self.path)
         self._lock = threading.RLock()
         self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False, timeout=30))
         self.db.enable_wal()

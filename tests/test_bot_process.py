@@ -19,6 +19,7 @@ from tests.bot_harness import (
     bold,
     bot_process_env,
     button,
+    iso,
     start_bot,
 )
 
@@ -43,7 +44,7 @@ def test_peerbot_run_answers_over_http_and_logs_no_token(emulator, knowledge, da
         try:
             emulator.send_text(OFFICIAL, "/start")
             [welcome] = emulator.wait_for_messages(OFFICIAL, timeout=30)  # the index is built at start
-            assert welcome.text.startswith("Hello, Tester! I am peerbot.")
+            assert welcome.text.startswith(f"Hello, {iso('Tester')}! I am peerbot.")
             emulator.send_text(OFFICIAL, "rent exemption for business premises")
             reply = emulator.wait_for_messages(OFFICIAL, 2)[1]
             assert bold(reply)[0] == "1. Rent exemption for businesses in municipal premises"

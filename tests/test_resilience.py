@@ -5,6 +5,11 @@ user-supplied values (names, questions) that carry direction overrides or contro
 
 from __future__ import annotations
 
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.database import BotDatabase
 from bot.texts import Texts
 from tests.bot_harness import ADMIN, FSI, OFFICIAL, PDI, STRANGER, buttons
 
@@ -68,3 +73,52 @@ async def test_questions_are_stored_without_control_characters_and_gaps_shortens
     [line] = [line for line in gaps.text.split("\n")[1:] if line]
     assert f"{FSI}xyzzy [2Jqwrtplk zzkv" in line and "…" + PDI in line
     assert len(line) < 200
+
+
+# -- finding 3: an empty or damaged peerbot.db is never replaced silently ------------------
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, ["run", *args])
+
+
+@pytest.fixture
+def bot_env(env, monkeypatch):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:AAH-resilience-TEST-secret-0123456789")
+    monkeypatch.setenv("TELEGRAM_API_BASE", "http://127.0.0.1:9")  # never reached: run stops before
+    started = []
+    monkeypatch.setattr("bot.telegram_app.run_polling", lambda settings, engine: started.append(settings))
+    return started
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [(b"", "is empty (0 bytes)"), (b"this is not sqlite" * 100, "cannot be read (file is not a database)")],
+)
+def test_run_refuses_an_empty_or_damaged_database_in_one_line(bot_env, data_dir, content, reason):
+    data_dir.mkdir(parents=True)
+    path = data_dir / "peerbot.db"
+    path.write_bytes(content)
+    result = _run()
+    assert result.exit_code == 1 and bot_env == []
+    assert result.output == (
+        f"Error: {path} {reason}: restore it from a backup (`peerbot restore BACKUP` into a new data folder), "
+        "or start with an empty database (no users, decisions or log) by `peerbot run --new-database`, "
+        "which moves peerbot.db aside first\n"
+    )
+    assert path.read_bytes() == content  # untouched
+    doctor = CliRunner().invoke(main, ["doctor"])
+    [line] = [line for line in doctor.output.splitlines() if line.split()[1:2] == ["database"]]
+    assert line.startswith("FAIL  database") and doctor.exit_code == 1
+    # The explicit way out: the file is moved aside, not deleted, and the bot starts.
+    result = _run("--new-database")
+    assert result.exit_code == 0, result.output
+    [moved] = data_dir.glob("peerbot.db.damaged-*")
+    assert moved.read_bytes() == content and len(bot_env) == 1
+
+
+def test_new_database_never_replaces_an_intact_one(bot_env, data_dir):
+    BotDatabase.in_data_dir(data_dir).close()
+    result = _run("--new-database")
+    assert result.exit_code == 2 and "is intact" in result.output and bot_env == []
+    assert not list(data_dir.glob("peerbot.db.damaged-*"))
