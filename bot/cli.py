@@ -371,7 +371,7 @@ def doctor() -> None:
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to bind; 0.0.0.0 only inside a container or behind a login.",
+    help="Address to bind; beyond loopback (e.g. 0.0.0.0) only with PEERBOT_DASHBOARD_PASSWORD set.",
 )
 @click.pass_context
 def dashboard(ctx: click.Context, port: int, host: str) -> None:
@@ -380,15 +380,20 @@ def dashboard(ctx: click.Context, port: int, host: str) -> None:
     \b
     Example:
         peerbot dashboard --port 8001      # then open http://127.0.0.1:8001/
+        PEERBOT_DASHBOARD_PASSWORD=... peerbot dashboard --host 0.0.0.0
     Canned queries: questions without a confident answer, feedback, questions per day and
     language, most shown practices. The snapshot is taken at start; restart to refresh.
+    With PEERBOT_DASHBOARD_PASSWORD every page asks for it (any user name).
     """
-    from .dashboard import serve
+    from .dashboard import check_exposure, serve
 
     settings = _settings(ctx)
+    password = settings.dashboard_password.get_secret_value() if settings.dashboard_password else None
+    check_exposure(host, password)  # DashboardExposed: one line, before anything is copied
     try:
-        click.echo(f"peerbot dashboard: http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-        serve(settings.data_dir, host, port)
+        login = "password required" if password else "no login: this machine only"
+        click.echo(f"peerbot dashboard: http://{host}:{port}/ ({login}; Ctrl-C to stop)", err=True)
+        serve(settings.data_dir, host, port, password)
     except FileNotFoundError as exc:
         raise click.ClickException(
             f"no bot database at {exc}: the bot creates it at its first start (`peerbot run`)"

@@ -6,17 +6,31 @@ dashboard first takes a consistent snapshot with SQLite's backup API (the live f
 ``mode=ro``; the bot is never blocked), switches the copy out of WAL mode and serves the copy
 immutably. Nothing the dashboard does can write to the bot's database. Restart the dashboard
 to see newer questions; the page says when its snapshot was taken.
+
+Safe to expose by mistake: bound beyond loopback it refuses to start without a password
+(PEERBOT_DASHBOARD_PASSWORD), and with one every page needs it (HTTP Basic, any user name),
+except ``/-/healthz``, which says "ok" and nothing else. The snapshot holds no uploaded file
+contents (the column is dropped and the copy vacuumed, so no blob link exists) and no
+control or direction-override characters in questions and names.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
+import ipaddress
 import shutil
 import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index.errors import PeerbotError
+
+from .bidi import strip_controls
 from .database import DB_NAME
+
+HEALTH_PATH = "/-/healthz"
 
 DATABASE = "peerbot"  # the name Datasette gives the snapshot (its file stem): URLs are /peerbot/...
 
@@ -126,7 +140,6 @@ COLUMNS: dict[str, dict[str, str]] = {
         "file_name": "File name as sent",
         "relative_path": "Where it goes in the knowledge folder",
         "practice_id": "Practice id",
-        "content": "The file",
         "status": "pending, publishing, published, cancelled or failed",
         "created_at": "Received (UTC)",
         "finished_at": "Published or given up (UTC)",
@@ -174,9 +187,25 @@ def _copy(uri: str, target: Path) -> None:
     try:
         live.backup(copy)
         copy.execute("pragma journal_mode = delete")
+        _scrub(copy)
     finally:
         copy.close()
         live.close()
+
+
+def _scrub(copy: sqlite3.Connection) -> None:
+    """What the dashboard must not serve: coordinators' uploaded files (Datasette would link each
+    blob for download), and controls or overrides in old questions and names (new ones are
+    cleaned when they arrive). The copy is vacuumed so the dropped bytes leave the file too."""
+    copy.create_function("clean", 1, lambda text: strip_controls(text) if isinstance(text, str) else text)
+    columns = {row[1] for row in copy.execute("pragma table_info(uploads)")}
+    if "content" in columns:
+        copy.execute("alter table uploads drop column content")
+    for table, column in (("questions", "question"), ("users", "first_name"), ("users", "username")):
+        if column in {row[1] for row in copy.execute(f"pragma table_info({table})")}:
+            copy.execute(f"update {table} set {column} = clean({column}) where {column} != clean({column})")  # noqa: S608 - fixed names
+    copy.commit()
+    copy.execute("vacuum")
 
 
 def build_datasette(data_dir: Path, folder: Path):
@@ -193,15 +222,90 @@ def build_datasette(data_dir: Path, folder: Path):
     )
 
 
-def serve(data_dir: Path, host: str, port: int) -> None:
+class DashboardExposed(PeerbotError):
+    """The dashboard would serve officials' data beyond this machine without a password."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_exposure(host: str, password: str | None) -> None:
+    if password or is_loopback(host):
+        return
+    raise DashboardExposed(
+        f"refusing to serve the dashboard on {host} without a password: anyone who reaches the port would read "
+        "officials' Telegram ids, names and questions. Set PEERBOT_DASHBOARD_PASSWORD (then log in with any "
+        "user name and that password), or bind 127.0.0.1 and use an SSH tunnel"
+    )
+
+
+class PasswordGate:
+    """ASGI middleware: HTTP Basic authentication with one password in front of Datasette.
+
+    The user name is not checked (there is one password); the password is compared in constant
+    time. Send it over HTTPS or an SSH tunnel only: Basic authentication does not encrypt."""
+
+    def __init__(self, app, password: str):
+        self.app, self.password = app, password.encode("utf-8")
+
+    def allowed(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        value = dict(headers).get(b"authorization", b"")
+        scheme, _, encoded = value.partition(b" ")
+        if scheme.lower() != b"basic":
+            return False
+        try:
+            _user, _, given = base64.b64decode(encoded.strip(), validate=True).partition(b":")
+        except ValueError:
+            return False
+        return hmac.compare_digest(given, self.password)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return None  # no websockets: the connection is closed unanswered
+        if scope["path"] == HEALTH_PATH:
+            return await _plain(send, 200, b"ok")
+        if self.allowed(scope.get("headers") or []):
+            return await self.app(scope, receive, send)
+        return await _plain(
+            send, 401, b"peerbot dashboard: password required", [(b"www-authenticate", b'Basic realm="peerbot"')]
+        )
+
+
+async def _plain(send, status: int, body: bytes, headers: list | None = None) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def asgi_app(ds, password: str | None):
+    """Datasette's app, behind the password when there is one (health path answered either way)."""
+    app = ds.app()
+    return PasswordGate(app, password) if password else app
+
+
+def serve(data_dir: Path, host: str, port: int, password: str | None = None) -> None:
     """Blocks until Ctrl-C/SIGTERM; the snapshot is deleted on the way out."""
     import uvicorn
 
+    check_exposure(host, password)
     folder = Path(tempfile.mkdtemp(prefix="peerbot-dashboard-"))
     try:
         ds = build_datasette(data_dir, folder)
         _run_startup(ds)
-        uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
+        uvicorn.run(asgi_app(ds, password), host=host, port=port, log_level="warning", lifespan="on", workers=1)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -122,3 +122,70 @@ def test_new_database_never_replaces_an_intact_one(bot_env, data_dir):
     result = _run("--new-database")
     assert result.exit_code == 2 and "is intact" in result.output and bot_env == []
     assert not list(data_dir.glob("peerbot.db.damaged-*"))
+
+
+# -- finding 10: the dashboard safe to expose by mistake ----------------------------------
+
+
+@pytest.fixture
+def dashboard_db(data_dir):
+    db = BotDatabase.in_data_dir(data_dir)
+    db.log_question(OFFICIAL, OFFICIAL, f"old question\x1b[2J{RLO}reversed", "en", "en", [], [], False, 20.0)
+    db.add_upload(COORDINATOR_ID, "secret-draft.md", "practices/secret-draft.md", "secret-draft", b"UNPUBLISHED DRAFT")
+    db.request_access(STRANGER, f"Name{RLO}", "user", "en")
+    db.close()
+    return data_dir
+
+
+COORDINATOR_ID = 1002
+
+
+def test_binding_beyond_loopback_without_a_password_is_refused(env, dashboard_db, monkeypatch):
+    served = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: served.append(kwargs))
+    for host in ("0.0.0.0", "192.168.1.20", "::", "dashboard.example.org"):
+        result = CliRunner().invoke(main, ["dashboard", "--host", host])
+        assert result.exit_code == 1 and served == [], host
+        assert result.output == (
+            f"Error: refusing to serve the dashboard on {host} without a password: anyone who reaches the port "
+            "would read officials' Telegram ids, names and questions. Set PEERBOT_DASHBOARD_PASSWORD (then log in "
+            "with any user name and that password), or bind 127.0.0.1 and use an SSH tunnel\n"
+        )
+    assert CliRunner().invoke(main, ["dashboard", "--host", "127.0.0.1"]).exit_code == 0 and len(served) == 1
+    monkeypatch.setenv("PEERBOT_DASHBOARD_PASSWORD", "correct horse battery staple")
+    result = CliRunner().invoke(main, ["dashboard", "--host", "0.0.0.0"])
+    assert result.exit_code == 0 and len(served) == 2
+    assert "password required" in result.output
+
+
+async def test_the_password_gate_and_what_the_snapshot_leaves_out(dashboard_db, tmp_path):
+    import httpx
+
+    from bot.dashboard import DATABASE, asgi_app, build_datasette
+
+    ds = build_datasette(dashboard_db, tmp_path / "snapshot")
+    await ds.invoke_startup()
+    app = asgi_app(ds, "correct horse battery staple")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://dash") as client:
+        for path in ("/", f"/{DATABASE}", f"/{DATABASE}/questions.json", f"/{DATABASE}/uploads/1.blob"):
+            response = await client.get(path)
+            assert response.status_code == 401 and "officials" not in response.text, path
+            assert response.headers["www-authenticate"].startswith("Basic")
+        wrong = await client.get(f"/{DATABASE}/questions.json", auth=("admin", "wrong"))
+        assert wrong.status_code == 401
+        health = await client.get("/-/healthz")
+        assert (health.status_code, health.text) == (200, "ok")
+        auth = ("anyone", "correct horse battery staple")
+        questions = await client.get(f"/{DATABASE}/questions.json?_shape=array", auth=auth)
+        assert questions.status_code == 200
+        assert [q["question"] for q in questions.json()] == ["old question[2Jreversed"]  # cleaned in the snapshot
+        users = (await client.get(f"/{DATABASE}/users.json?_shape=array", auth=auth)).json()
+        assert users[0]["first_name"] == "Name"
+        uploads = (await client.get(f"/{DATABASE}/uploads.json?_shape=array", auth=auth)).json()
+        assert uploads[0]["file_name"] == "secret-draft.md" and "content" not in uploads[0]
+        page = await client.get(f"/{DATABASE}/uploads", auth=auth)
+        assert page.status_code == 200 and ".blob" not in page.text
+        blob = await client.get(f"/{DATABASE}/uploads/1.blob?_blob_column=content", auth=auth)
+        assert blob.status_code in (400, 404)
+    snapshot = next((tmp_path / "snapshot").glob("*.db")).read_bytes()
+    assert b"UNPUBLISHED DRAFT" not in snapshot
