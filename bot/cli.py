@@ -30,6 +30,7 @@ def _engine(settings: Settings, refresh: bool = True):
     """The engine over an index that matches the knowledge folder (built or refreshed if needed)."""
     from index.build import BuildBusy, KnowledgeInvalid
     from index.engine import Engine
+    from index.errors import DiskFull
 
     engine = Engine(_embedder(settings), settings.data_dir, settings.knowledge_dir, settings.ranking(), settings.top_k)
     if refresh:
@@ -47,6 +48,8 @@ def _engine(settings: Settings, refresh: bool = True):
             )
         except BuildBusy:
             pass
+        except DiskFull as exc:  # answers first: the previous index still serves
+            click.echo(f"warning: {exc}; serving the previous index.", err=True)
         except OSError as exc:  # a read-only index (a replica's copy, see README "Scaling"): serve it as it is
             click.echo(
                 f"warning: cannot update the index in {settings.data_dir} ({exc.strerror or exc}); serving it as it is.",

@@ -141,6 +141,34 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_outbox(db: sqlite_utils.Database) -> None:
+    """The durable outbox (bot/outbox.py) and at most one logged question per Telegram update."""
+    db["questions"].add_column("update_id", int)
+    db.execute("create unique index questions_update_id on questions (update_id) where update_id is not null")
+    db["outbox"].create(
+        {
+            "id": int,
+            "key": str,  # "u<update id>:<n>" for the n-th message an update caused; unique, so a
+            # redelivered update never sends its answer twice; null for messages of no update
+            "chat_id": int,
+            "text": str,  # the HTML of one message
+            "markup": str,  # its inline keyboard as JSON, or null
+            "reply_to": int,  # the message it answers (groups), or null
+            "status": str,  # pending, sent, uncertain (timed out after Telegram had it), failed
+            "attempts": int,
+            "created_at": str,
+            "next_at": str,  # when a pending message is tried next
+            "sent_at": str,
+            "message_id": int,
+            "error": str,  # the last failure
+        },
+        pk="id",
+    )
+    db.execute("create unique index outbox_key on outbox (key) where key is not null")
+    db["outbox"].create_index(["status", "next_at"])
+
+
 @dataclass(frozen=True)
 class QuestionRow:
     id: int
@@ -171,6 +199,11 @@ def _now() -> datetime:
 
 def _stamp(moment: datetime | None = None) -> str:
     return (moment or _now()).isoformat(timespec="seconds")
+
+
+def _stamp_precise(moment: datetime | None = None) -> str:
+    """Outbox times: retries come within seconds, so to the microsecond (still ISO, still sortable)."""
+    return (moment or _now()).isoformat(timespec="microseconds")
 
 
 class BotDatabase:
@@ -258,11 +291,13 @@ class BotDatabase:
         scores: list[float],
         confident: bool,
         latency_ms: float,
+        update_id: int | None = None,
     ) -> int:
+        """The question's id; a second call for the same Telegram update returns the first one's."""
         now = _now()
         cursor = self._write(
-            "insert into questions (user_id, chat_id, question, language, reply_language, results, scores, confident, latency_ms, asked_at, day) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert or ignore into questions (user_id, chat_id, question, language, reply_language, results, scores, confident, latency_ms, asked_at, day, update_id) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 user_id,
                 chat_id,
@@ -275,8 +310,11 @@ class BotDatabase:
                 round(latency_ms, 1),
                 _stamp(now),
                 now.date().isoformat(),
+                update_id,
             ],
         )
+        if cursor.rowcount == 0 and update_id is not None:
+            return self._one("select id from questions where update_id = ?", [update_id])["id"]
         return int(cursor.lastrowid)
 
     def question(self, question_id: int) -> QuestionRow | None:
@@ -407,3 +445,95 @@ class BotDatabase:
             "update uploads set status = ?, finished_at = ?, detail = ? where id = ?",
             [status, _stamp(), detail, upload_id],
         )
+
+    # -- outbox (bot/outbox.py) -------------------------------------------------------
+
+    def outbox_add(
+        self, key: str | None, chat_id: int, text: str, markup: str | None, reply_to: int | None, status: str
+    ) -> tuple[int, str, bool]:
+        """Store a message before it is sent: (its id, its status, whether it is new). A key seen
+        before (the same update's n-th message, handled again) returns the stored row instead."""
+        now = _stamp_precise()
+        with self._lock:
+            cursor = self.db.execute(
+                "insert or ignore into outbox (key, chat_id, text, markup, reply_to, status, attempts, created_at, next_at) "
+                "values (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                [key, chat_id, text, markup, reply_to, status, now, now],
+            )
+            if cursor.rowcount == 1:
+                return int(cursor.lastrowid), status, True
+            row = self._one("select id, status from outbox where key = ?", [key])
+            return row["id"], row["status"], False
+
+    def outbox_row(self, row_id: int) -> dict | None:
+        return self._one("select * from outbox where id = ?", [row_id])
+
+    def outbox_claim(self, row_id: int) -> bool:
+        """pending -> sending, once: the worker and a handler never send one row twice."""
+        return (
+            self._write("update outbox set status = 'sending' where id = ? and status = 'pending'", [row_id]).rowcount
+            == 1
+        )
+
+    def outbox_sent(self, row_id: int, message_id: int) -> None:
+        self._write(
+            "update outbox set status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1 where id = ?",
+            [_stamp_precise(), message_id, row_id],
+        )
+
+    def outbox_later(self, row_id: int, next_at: datetime, error: str) -> None:
+        self._write(
+            "update outbox set status = 'pending', next_at = ?, error = ?, attempts = attempts + 1 where id = ?",
+            [_stamp_precise(next_at), error[:500], row_id],
+        )
+
+    def outbox_finish(self, row_id: int, status: str, error: str) -> None:
+        self._write(
+            "update outbox set status = ?, error = ?, attempts = attempts + 1 where id = ?",
+            [status, error[:500], row_id],
+        )
+
+    def outbox_waiting_before(self, chat_id: int, row_id: int) -> bool:
+        """An earlier message to this chat still waits: this one queues behind it, in order."""
+        return (
+            self._one(
+                "select 1 as x from outbox where chat_id = ? and id < ? and status = 'pending' limit 1",
+                [chat_id, row_id],
+            )
+            is not None
+        )
+
+    def outbox_due(self, now: datetime, limit: int = 50) -> list[dict]:
+        """Pending messages whose time has come, the oldest of each chat only (order per chat)."""
+        return self._all(
+            "select * from outbox o where status = 'pending' and next_at <= ? and not exists "
+            "(select 1 from outbox e where e.chat_id = o.chat_id and e.id < o.id and e.status in ('pending', 'sending')) "
+            "order by id limit ?",
+            [_stamp_precise(now), limit],
+        )
+
+    def outbox_next_at(self) -> datetime | None:
+        row = self._one("select min(next_at) as next_at from outbox where status = 'pending'")
+        return datetime.fromisoformat(row["next_at"]) if row and row["next_at"] else None
+
+    def outbox_expire(self, created_before: datetime) -> list[dict]:
+        """Give up pending messages older than the cutoff: status failed; the rows given up."""
+        cutoff = _stamp_precise(created_before)
+        with self._lock:
+            rows = self._all("select * from outbox where status = 'pending' and created_at < ?", [cutoff])
+            self.db.execute(
+                "update outbox set status = 'failed', error = coalesce(error, '') || ' (given up)' "
+                "where status = 'pending' and created_at < ?",
+                [cutoff],
+            )
+        return rows
+
+    def outbox_interrupted(self) -> int:
+        """At start-up: messages a previous process was sending when it stopped. Telegram may have
+        them (as after a read timeout), so they are not sent again: uncertain, shown to admins."""
+        return self._write(
+            "update outbox set status = 'uncertain', error = 'the bot stopped while sending it' where status = 'sending'"
+        ).rowcount
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {r["status"]: r["n"] for r in self._all("select status, count(*) as n from outbox group by status")}

@@ -67,7 +67,19 @@ def data_folder(settings: Settings) -> Check:
             f"{folder} is not writable by uid {os.getuid()}",
             "make it writable (chown/chmod), or set PEERBOT_DATA_DIR to a folder that is",
         )
-    return Check("data", OK, f"{folder} is writable" + ("" if existing == folder else " (will be created)"))
+    from index.diskspace import DOCTOR_MINIMUM, free_bytes, human
+
+    free = free_bytes(existing)
+    if free < DOCTOR_MINIMUM:
+        return Check(
+            "data",
+            FAIL,
+            f"{folder} has only {human(free)} free (at least {human(DOCTOR_MINIMUM)} needed: the question log, "
+            "the outbox and a new index generation)",
+            "free some space there (old backups under backups/, logs), or move PEERBOT_DATA_DIR to a larger disk",
+        )
+    created = "" if existing == folder else " (will be created)"
+    return Check("data", OK, f"{folder} is writable{created}, {human(free)} free")
 
 
 def knowledge_folder(settings: Settings):

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("PEERBOT_WEBHOOK_SECRET", "webhook_secret")
     )
 
+    # How long the outbox retries a message Telegram has not taken (seconds), across restarts.
+    outbox_max_age: float = Field(
+        3600.0, ge=1, validation_alias=AliasChoices("PEERBOT_OUTBOX_MAX_AGE", "outbox_max_age")
+    )
     # `peerbot dashboard`: the password every page asks for; required to bind beyond loopback.
     dashboard_password: SecretStr | None = Field(
         None, validation_alias=AliasChoices("PEERBOT_DASHBOARD_PASSWORD", "dashboard_password")

@@ -11,16 +11,18 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes
+from telegram.ext import AIORateLimiter, Application, CallbackContext, ContextTypes
 
 from index.engine import Engine
 
-from . import handlers, heartbeat
+from . import handlers, heartbeat, outbox
 from .access import Access
+from .bookkeeping import DISK, is_write_failure
 from .database import BotDatabase
 from .languages import interface_language, question_language, reply_language
-from .logging_setup import configure_logging, install_token_redaction, redact
+from .logging_setup import configure_logging, install_token_redaction, redact, soften_rate_limiter_log
 from .markup import UI
+from .outbox import Outbox
 from .sending import answer_query, notify_admins
 from .services import SERVICES, Services, UserRateLimit, services
 from .settings import Settings
@@ -37,6 +39,7 @@ def build_application(settings: Settings, engine: Engine, database: BotDatabase)
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     token = settings.telegram_bot_token.get_secret_value()
     install_token_redaction(token)
+    soften_rate_limiter_log()
     base = settings.telegram_api_base.rstrip("/")
     application = (
         Application.builder()
@@ -49,16 +52,41 @@ def build_application(settings: Settings, engine: Engine, database: BotDatabase)
         .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data[SERVICES] = Services(
+    s = application.bot_data[SERVICES] = Services(
         settings=settings,
         engine=engine,
         db=database,
         access=Access(settings, database),
         rate=UserRateLimit(settings.rate_limit_per_minute, 60.0),
     )
+    s.outbox = Outbox(
+        application.bot,
+        database,
+        s.incidents,
+        settings.outbox_max_age,
+        on_given_up=lambda rows: _tell_admins_given_up(application, rows),
+    )
     handlers.register(application)
     application.add_error_handler(on_error)
+    outbox.attach(application, lambda app: app.bot_data[SERVICES].outbox)
     return application
+
+
+async def _tell_admins_given_up(application: Application, rows: list[dict]) -> None:
+    admins = services_of(application).access.admins
+    rows = [r for r in rows if r["chat_id"] not in admins]  # a notice about a notice would never end
+    if rows:
+        await notify_admins(
+            CallbackContext(application),
+            "outbox_given_up_admin",
+            count=len(rows),
+            chats=len({r["chat_id"] for r in rows}),
+            minutes=round(services_of(application).settings.outbox_max_age / 60),
+        )
+
+
+def services_of(application: Application) -> Services:
+    return application.bot_data[SERVICES]
 
 
 async def _post_init(app: Application) -> None:
@@ -90,10 +118,15 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # getUpdates never get here: PTB retries those itself and logs them at DEBUG.)
         log.warning("polling Telegram failed, polling again: %s: %s", type(error).__name__, error)
         return
-    log.error("error while handling update %s", getattr(update, "update_id", None), exc_info=error)
+    s = services(context)
+    # A full disk (or another failing write of ours) is one incident: told to the admins once.
+    repeated = is_write_failure(error) and not s.incidents.start(DISK, error)
+    if repeated:
+        log.warning("update %s failed on a write again: %s", getattr(update, "update_id", None), error)
+    else:
+        log.error("error while handling update %s", getattr(update, "update_id", None), exc_info=error)
     if not isinstance(update, Update):
         return  # polling/network trouble: PTB retries, the log is enough
-    s = services(context)
     user, chat = update.effective_user, update.effective_chat
     text = update.message.text if update.message and update.message.text else ""
     ui = UI(reply_language(s, user, question_language(text)) if text else interface_language(s, user))
@@ -104,6 +137,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await context.bot.send_message(chat.id, ui.html("error_user"), parse_mode="HTML")
         except TelegramError as exc:
             log.warning("could not tell the user about the error: %s", exc)
+    if repeated:
+        return
     detail = redact(f"{type(error).__name__}: {error}")[:500]
     await notify_admins(context, "error_admin", user=f"{user.id}" if user else "?", error=detail)
 

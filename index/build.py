@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import diskspace, store
 from .embedding import Embedder
 from .errors import BuildBusy, IndexCorrupt, KnowledgeInvalid
 from .knowledge import KnowledgeBase, load_knowledge
@@ -128,6 +128,12 @@ def build_index(
                 model_id=embedder.model_id,
             )
 
+        # Before minutes of embedding, not after: a full disk is refused with what it needs.
+        diskspace.ensure_free(
+            store.index_root(data_dir),
+            diskspace.generation_estimate(len(passages), embedder.dimension, live),
+            "a new index generation",
+        )
         reusable = store.reusable_vectors(live, embedder.model_id) if not force else {}
         engines = store.vector_engines(live, embedder.model_id) if reusable else {}
         vectors, embedded = _embed(passages, reusable, embedder, progress, engines)

@@ -66,7 +66,7 @@ def main() -> int:
             emulator.send_text(OFFICIAL, "/start", first_name="Amal", language_code="en")
             [welcome] = emulator.wait_for_messages(OFFICIAL, 1, timeout=300)
             report(
-                welcome.text.startswith("Hello, Amal!"),
+                welcome.text.startswith("Hello, \u2068Amal\u2069!"),  # a user's name is isolated
                 "bot in the image answers /start",
                 f"{time.monotonic() - started:.0f} s after start",
             )

@@ -112,8 +112,13 @@ class Bot:
     engine: Engine
     settings: Settings
     _answers_seen: int = field(default=0)
+    _stopped: bool = field(default=False)
 
     async def stop(self) -> None:
+        """As run_polling stops; a second call (a test that restarted the bot, then teardown) does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         app = self.application
         await app.updater.stop()
         await app.stop()

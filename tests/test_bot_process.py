@@ -71,7 +71,7 @@ def test_peerbot_run_answers_over_http_and_logs_no_token(emulator, knowledge, da
     try:
         assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
         assert db.execute("select count(*) from questions").fetchone()[0] == 2
-        assert {row[0] for row in db.execute("select name from _sqlite_migrations")} == {"m001_initial"}
+        assert {row[0] for row in db.execute("select name from _sqlite_migrations")} == {"m001_initial", "m002_outbox"}
     finally:
         db.close()
 

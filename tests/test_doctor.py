@@ -55,7 +55,7 @@ def test_a_good_installation_passes_every_check(indexed, telegram, monkeypatch, 
     assert all(line.startswith("ok") for line in checks.values()), result.output
     assert "6 practice(s)" in checks["knowledge"]
     assert "matches the knowledge folder (6 practices" in checks["index"]
-    assert "all 1 migration(s) applied" in checks["database"]
+    assert "all 2 migration(s) applied" in checks["database"]
     assert "@peerbot_doctor_bot" in checks["telegram"]
     assert telegram.calls_of("getMe") == [{}]
     assert result.output.endswith("All checks passed.\n")

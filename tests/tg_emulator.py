@@ -433,6 +433,7 @@ class TelegramEmulator:
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1)
         self._updates: list[dict] = []
+        self._history: dict[int, dict] = {}  # every update ever queued, for redeliver()
         self._next_update_id = 1000
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
@@ -959,6 +960,7 @@ class TelegramEmulator:
             update_id = self._next_update_id
             self._next_update_id += 1
             update = _ptb(telegram.Update, {"update_id": update_id, kind: payload})
+            self._history[update_id] = update
             # Like Telegram, skip kinds the bot did not ask for in allowed_updates.
             if not self._allowed_updates or kind in self._allowed_updates:
                 self._updates.append(update)
@@ -1086,6 +1088,14 @@ class TelegramEmulator:
             if data is not None:
                 payload["data"] = data
             return self._push_update("callback_query", payload)
+
+    def redeliver(self, update_id: int) -> None:
+        """Queue an update again, as Telegram does when the bot stopped before confirming it
+        (a crash between handling an update and the next getUpdates' offset)."""
+        with self._cond:
+            if all(u["update_id"] != update_id for u in self._updates):
+                self._updates = sorted([*self._updates, self._history[update_id]], key=lambda u: u["update_id"])
+        self._loop.call_soon_threadsafe(self._wake_pollers)
 
     def block_user(self, user_id: int) -> None:
         """From now on, requests to this user's chat answer 403 bot was blocked."""

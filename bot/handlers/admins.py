@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 from telegram import Update
@@ -60,19 +61,35 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
     index = s.engine.index
     seconds = int(time.monotonic() - s.started)
     uptime = ui.plain("uptime", days=seconds // 86400, hours=seconds % 86400 // 3600, minutes=seconds % 3600 // 60)
-    await reply_html(
-        update,
-        context,
-        ui.html(
-            "status",
-            model=index.model_id,
-            practices=len(index.practices),
-            passages=len(index.passages),
-            built_at=index.meta.get("built_at", "?"),
-            uptime=uptime,
-            today=s.db.questions_today(),
-        ),
+    text = ui.html(
+        "status",
+        model=index.model_id,
+        practices=len(index.practices),
+        passages=len(index.passages),
+        built_at=index.meta.get("built_at", "?"),
+        uptime=uptime,
+        today=_or_unknown(s.db.questions_today),
     )
+    counts = _or_unknown(s.db.outbox_counts)
+    if isinstance(counts, dict):  # undeliverable answers are visible here and in the dashboard
+        outbox_line = ui.html(
+            "status_outbox",
+            waiting=counts.get("pending", 0) + counts.get("sending", 0),
+            uncertain=counts.get("uncertain", 0),
+            failed=counts.get("failed", 0),
+        )
+        text = f"{text}\n{outbox_line}"
+    for error in s.incidents.active().values():
+        text = f"{text}\n{ui.html('status_write_trouble', error=error[:200])}"
+    await reply_html(update, context, text)
+
+
+def _or_unknown(read):
+    """A number for /status, or "?" when the database cannot be read (the status still answers)."""
+    try:
+        return read()
+    except sqlite3.Error:
+        return "?"
 
 
 @requires(Role.ADMIN)

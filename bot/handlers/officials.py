@@ -15,6 +15,7 @@ from index.search import Filters
 from .. import callback_data as cb
 from ..access import Role
 from ..bidi import strip_controls
+from ..bookkeeping import record
 from ..languages import interface_language, question_language, reply_language, ui_for, view_language
 from ..markup import UI, user_value
 from ..sending import answer_query, reply_html, send_html, typing
@@ -134,7 +135,11 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with typing(context, chat.id):
         answer: Answer = await s.blocking(s.engine.ask, text)
     latency_ms = (time.perf_counter() - started) * 1000
-    question_id = s.db.log_question(
+    # Answers first: the question log is bookkeeping, and a full disk must not cost the answer.
+    question_id = await record(
+        context,
+        "the question log",
+        s.db.log_question,
         user.id,
         chat.id,
         text,
@@ -144,9 +149,10 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         [r.hit.score for r in answer.results],
         answer.confident,
         latency_ms,
+        update_id=update.update_id,
     )
     log.info(
-        "question %d (%s, %d chars): confident=%s in %.0f ms",
+        "question %s (%s, %d chars): confident=%s in %.0f ms",
         question_id,
         answer.language,
         len(text),
