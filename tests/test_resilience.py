@@ -5,6 +5,9 @@ user-supplied values (names, questions) that carry direction overrides or contro
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 import pytest
 from click.testing import CliRunner
 
@@ -189,3 +192,84 @@ async def test_the_password_gate_and_what_the_snapshot_leaves_out(dashboard_db, 
         assert blob.status_code in (400, 404)
     snapshot = next((tmp_path / "snapshot").glob("*.db")).read_bytes()
     assert b"UNPUBLISHED DRAFT" not in snapshot
+
+
+# -- finding 1: a full disk costs no answer, and builds and publishes check space first -------
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Every write of the bot's database fails as SQLite fails on a full disk (patched at the
+    connection's execute: a real full filesystem would need root to mount)."""
+
+    def fill(database: BotDatabase):
+        original = database.db.execute
+
+        def execute(sql, parameters=None):
+            if state["full"] and sql.lstrip().lower().startswith(("insert", "update", "delete", "replace")):
+                raise sqlite3.OperationalError("database or disk is full")
+            return original(sql, parameters) if parameters is not None else original(sql)
+
+        monkeypatch.setattr(database.db, "execute", execute)
+
+    state = {"full": True, "fill": fill}
+    return state
+
+
+async def test_a_full_disk_costs_no_answer_and_tells_the_admins_once(bot, full_disk, caplog):
+    caplog.set_level(logging.INFO)
+    full_disk["fill"](bot.database)
+    replies = []
+    for question in ("rent exemption for business premises", "free transport red cross", "local food network"):
+        [reply] = await bot.say(OFFICIAL, question)
+        replies.append(reply)
+    assert all(r.text.startswith(EN("results_intro")) for r in replies[:2])
+    assert not any(EN("error_user") in r.text for r in replies)
+    assert all(b.startswith(("p:", "s:")) for r in replies for b in buttons(r))  # no buttons for an unlogged question
+    [notice] = await bot.emulator.wait_for_messages_async(ADMIN)
+    assert notice.text.startswith("⚠️ The bot cannot write to its database (OperationalError: database or disk is full)")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "cannot write the question log" in errors[0].getMessage()
+    [status] = await bot.say(ADMIN, "/status")
+    assert "⚠️ Database writes are failing: OperationalError: database or disk is full" in status.text
+    # Space returns: the bot recovers by itself, no restart.
+    full_disk["full"] = False
+    [reply] = await bot.say(OFFICIAL, "psychological support line")
+    assert any(b.startswith("fb:") for b in buttons(reply))
+    assert bot.database.stats()["total"] == 1
+    assert any("works again" in r.getMessage() for r in caplog.records)
+    await bot.settle()
+    assert len(bot.messages(ADMIN)) == 2  # the one notice, and the /status reply
+
+
+def test_builds_and_doctor_check_free_space_first(env, data_dir, monkeypatch):
+    assert CliRunner().invoke(main, ["index"]).exit_code == 0
+    live = sorted((data_dir / "index").glob("gen-*"))
+    monkeypatch.setattr("index.diskspace.free_bytes", lambda folder: 3 * 1024 * 1024)
+    embedded = []
+    monkeypatch.setattr("tests.fake_embedder.HashEmbedder.encode_documents", lambda *a, **k: embedded.append(1))
+    result = CliRunner().invoke(main, ["index", "--force"])
+    assert result.exit_code == 1 and embedded == []  # refused before any embedding
+    assert result.output.startswith(
+        f"Error: not enough free space in {data_dir / 'index'} for a new index generation: "
+    )
+    assert "3.0 MB free, about " in result.output and result.output.count("\n") == 1
+    assert sorted((data_dir / "index").glob("gen-*")) == live  # the live index is untouched
+    doctor = CliRunner().invoke(main, ["doctor"])
+    [line] = [line for line in doctor.output.splitlines() if line.split()[1:2] == ["data"]]
+    assert line.startswith(f"FAIL  data      {data_dir} has only 3.0 MB free (at least 100 MB needed")
+    assert doctor.exit_code == 1
+
+
+async def test_a_publish_on_a_full_disk_is_refused_before_anything_is_written(bot, knowledge, monkeypatch):
+    from tests.bot_harness import COORDINATOR, NEW_PRACTICE, button
+
+    before = sorted(p.name for p in knowledge.rglob("*.md"))
+    [preview] = await bot.send_document(
+        COORDINATOR, "zrece-beekeepers-honey-for-quarantined-families.md", NEW_PRACTICE.encode()
+    )
+    monkeypatch.setattr("index.diskspace.free_bytes", lambda folder: 512 * 1024)
+    _, [_publishing, failed, *reason] = await bot.press(COORDINATOR, preview, button(preview, "pub:"), count=2)
+    text = "\n".join([failed.text, *(m.text for m in reason)])
+    assert "not enough free space in" in text and "0.5 MB free" in text
+    assert sorted(p.name for p in knowledge.rglob("*.md")) == before
