@@ -4,16 +4,22 @@ describes the order an update goes through them), one error handler, long pollin
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import secrets
+import socket
+import time
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, CallbackContext, ContextTypes
 
 from index.engine import Engine
+from index.errors import PeerbotError
 
 from . import handlers, heartbeat, outbox
 from .access import Access
@@ -109,6 +115,9 @@ async def _post_shutdown(app: Application) -> None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The one error handler: log it, tell the admins, and still answer the user."""
     error = context.error
+    if update is None and isinstance(error, Conflict):
+        await on_conflict(context, error)
+        return
     if isinstance(error, Forbidden):  # e.g. the user blocked the bot: nobody to answer
         log.info("update %s not answered: %s", getattr(update, "update_id", None), error)
         return
@@ -143,21 +152,92 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     await notify_admins(context, "error_admin", user=f"{user.id}" if user else "?", error=detail)
 
 
+# A copy that has polled for longer than this when it meets 409 Conflict is the established one:
+# Telegram ended its poll because a newcomer polled; it polls again, which ends the newcomer's
+# poll, and the newcomer, which meets 409 within this time of its start, is the copy that stops.
+CONFLICT_GRACE = 60.0
+CONFLICT_REPEAT = 600.0  # the established copy's warning is repeated at most this often
+
+
+async def on_conflict(context: ContextTypes.DEFAULT_TYPE, error: Conflict) -> None:
+    """409 Conflict on getUpdates: two processes poll with one token (or a webhook is set)."""
+    s = services(context)
+    app = context.application
+    if s.conflict:
+        return
+    if time.monotonic() - s.started > CONFLICT_GRACE and "webhook" not in str(error).lower():
+        now = time.monotonic()
+        if s.conflict_warned_at is None or now - s.conflict_warned_at > CONFLICT_REPEAT:
+            s.conflict_warned_at = now
+            log.warning(
+                "another copy of the bot polled Telegram with this token (409 Conflict); this copy has been "
+                "polling for %.0f s and goes on, the newer copy stops",
+                now - s.started,
+            )
+        return
+    s.conflict = True
+    log.error(
+        "another copy of the bot is polling Telegram with this token (409 Conflict: %s); this copy stops so that "
+        "no update is handled twice. Stop one of the two, or use a webhook for replicas (README, Scaling)",
+        error,
+    )
+    heartbeat.heartbeat_path(s.settings.data_dir).unlink(missing_ok=True)  # `peerbot health` fails for this copy
+    await notify_admins(context, "conflict_admin", host=f"{socket.gethostname()}, pid {os.getpid()}")
+    if s.stop_polling is not None:
+        s.stop_polling()
+    else:
+        app.create_task(app.updater.stop())
+
+
 def run_polling(settings: Settings, engine: Engine) -> None:
     """``peerbot run``: long polling until SIGINT/SIGTERM."""
     configure_logging(
         settings.log_level, settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
     )
+    lock = poller_lock(settings.data_dir)  # PollerBusy (one line) when a copy polls from this data folder
     database = BotDatabase.in_data_dir(settings.data_dir)
     try:
         application = build_application(settings, engine, database)
-        heartbeat.attach(application, settings.data_dir)
+        s = services_of(application)
+        s.stop_polling = application.stop_running
+        heartbeat.attach(application, settings.data_dir, alive=lambda: not s.conflict)
         log.info("peerbot starts polling %s (%d practices)", settings.telegram_api_base, len(engine.index.practices))
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
     except Exception as exc:  # noqa: BLE001 - see _exit_redacted
         _exit_redacted(exc)
     finally:
         database.close()
+        lock.close()
+    if s.conflict:
+        raise SystemExit(1)  # the one error line was logged when the conflict was found
+
+
+class PollerBusy(PeerbotError):
+    """Another `peerbot run` polls with this data folder."""
+
+
+def poller_lock(data_dir: Path):
+    """An exclusive lock on ``<data>/poller.lock`` while this process polls: a second copy on the
+    same data folder (two containers on one volume, a forgotten terminal) refuses to start
+    instead of fighting over the token. Copies elsewhere are caught by 409 (``on_conflict``)."""
+    path = Path(data_dir) / "poller.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise PollerBusy(
+            f"another peerbot ({holder}) is already polling Telegram with the data folder {data_dir}; "
+            "stop it first (two copies with one token fight over the updates)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return handle
 
 
 def run_webhook(settings: Settings, engine: Engine, url: str, listen: str, port: int) -> None:

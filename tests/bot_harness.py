@@ -120,7 +120,8 @@ class Bot:
             return
         self._stopped = True
         app = self.application
-        await app.updater.stop()
+        if app.updater.running:  # not after a 409 Conflict, which stops it
+            await app.updater.stop()
         await app.stop()
         await app.shutdown()
         await app.post_shutdown(app)

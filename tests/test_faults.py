@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 
 import pytest
+from click.testing import CliRunner
 from telegram.ext import ApplicationBuilder
 
 import bot.sending as common
-from bot import outbox
+from bot import outbox, telegram_app
+from bot.cli import main
 from bot.database import BotDatabase
 from bot.telegram_app import ALLOWED_UPDATES, build_application
 from bot.texts import Texts
@@ -30,7 +33,7 @@ from tests.bot_harness import (
     Bot,
     make_settings,
 )
-from tests.tg_emulator import TelegramEmulator
+from tests.tg_emulator import POLL_TERMINATED, TelegramEmulator
 
 EN = Texts("en")
 SECRET_HALF = TOKEN.split(":", 1)[1]
@@ -103,9 +106,9 @@ async def launch(emulator, knowledge, data_dir, engine, monkeypatch, logs):
     monkeypatch.setattr(ApplicationBuilder, "build", build)
     started: list[Bot] = []
 
-    async def start(poll_timeout: int = POLL_TIMEOUT, **overrides) -> Bot:
-        settings = make_settings(emulator, knowledge, data_dir, **overrides)
-        database = BotDatabase.in_data_dir(data_dir)
+    async def start(poll_timeout: int = POLL_TIMEOUT, data=None, **overrides) -> Bot:
+        settings = make_settings(emulator, knowledge, data or data_dir, **overrides)
+        database = BotDatabase.in_data_dir(data or data_dir)
         app = build_application(settings, engine, database)
         await app.initialize()
         await app.post_init(app)
@@ -374,3 +377,46 @@ def test_what_counts_as_certainly_not_delivered():
     ]
     assert all(common.certainly_not_delivered(e) for e in yes)
     assert not any(common.certainly_not_delivered(e) for e in no)
+
+
+# -- 409 Conflict: two copies polling with one token ------------------------------------------
+
+
+async def test_a_second_copy_polling_with_the_same_token_stops_and_the_first_goes_on(
+    launch, emulator, logs, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(telegram_app, "CONFLICT_GRACE", 0.5)
+    first = await launch()
+    await asyncio.sleep(0.7)  # the first copy is the established poller
+    elsewhere = tmp_path / "second-copy-data"
+    elsewhere.mkdir()
+    (elsewhere / "heartbeat").touch()
+    second = await launch(data=elsewhere)
+    await emulator.wait_until_async(lambda: not second.application.updater.running, timeout=10)
+    assert any(e == ("getUpdates", POLL_TERMINATED) for e in emulator.errors)
+    [stopped] = records(logs, logging.ERROR, "another copy of the bot is polling Telegram with this token")
+    assert stopped.exc_info is None  # one line, no traceback
+    assert len(records(logs, logging.WARNING, "this copy has been polling")) == 1  # the first copy's one line
+    [notice] = await emulator.wait_for_messages_async(ADMIN)
+    assert notice.text.startswith("⚠️ Another copy of the bot is polling Telegram with the same token (409 Conflict).")
+    assert not (elsewhere / "heartbeat").exists()
+    monkeypatch.setenv("PEERBOT_DATA_DIR", str(elsewhere))
+    health = CliRunner().invoke(main, ["health"])
+    assert health.exit_code == 1 and health.output.startswith("unhealthy: no heartbeat")
+    new = await ask_and_count(first, OFFICIAL, RENT, settle=0.5)  # the first copy still serves, once
+    assert len(new) == 1 and new[0].startswith(EN("results_intro"))
+    await first.settle(0.3)
+    assert len(emulator.sent_messages(ADMIN)) == 1  # admins told once
+    assert not records(logs, logging.ERROR, "error while handling update")
+
+
+def test_a_second_copy_on_the_same_data_folder_refuses_to_start(data_dir):
+    held = telegram_app.poller_lock(data_dir)
+    try:
+        with pytest.raises(telegram_app.PollerBusy) as refused:
+            telegram_app.poller_lock(data_dir)
+        assert str(refused.value).startswith(f"another peerbot (pid {os.getpid()} on ")
+        assert "stop it first" in str(refused.value)
+    finally:
+        held.close()
+    telegram_app.poller_lock(data_dir).close()  # free again once the first copy stopped
