@@ -167,6 +167,9 @@ def m002_outbox(db: sqlite_utils.Database) -> None:
     )
     db.execute("create unique index outbox_key on outbox (key) where key is not null")
     db["outbox"].create_index(["status", "next_at"])
+    # Publishing, step by step, so a publish cut off by a crash is finished or undone at start-up
+    # (bot/recovery.py): the copy of the file it replaced ("" when it added a new file).
+    db["uploads"].add_column("backup", str)
 
 
 @dataclass(frozen=True)
@@ -439,6 +442,19 @@ class BotDatabase:
                 [to_status, upload_id, user_id, UPLOAD_PENDING, oldest],
             )
             return self.upload(upload_id) if cursor.rowcount == 1 else None
+
+    def set_upload_backup(self, upload_id: int, backup: str) -> None:
+        """Recorded before the practice file is written: what to put back if the publish is cut off."""
+        self._write("update uploads set backup = ? where id = ?", [backup, upload_id])
+
+    def upload_backup(self, upload_id: int) -> str | None:
+        row = self._one("select backup from uploads where id = ?", [upload_id])
+        return row["backup"] if row else None
+
+    def interrupted_uploads(self) -> list[UploadRow]:
+        """Publishes a previous process started and never finished (status publishing)."""
+        ids = [r["id"] for r in self._all("select id from uploads where status = ? order by id", [UPLOAD_PUBLISHING])]
+        return [self.upload(i) for i in ids]
 
     def finish_upload(self, upload_id: int, status: str, detail: str = "") -> None:
         self._write(

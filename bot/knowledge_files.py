@@ -163,8 +163,11 @@ def _rebuild_or_restore(engine: Engine, target: Path, previous: bytes | None, ba
     return Outcome(True, report, backup=backup_path)
 
 
-def publish(engine: Engine, data_dir: Path, name: str, data: bytes) -> Outcome:
-    """Check again (the folder may have changed since the preview), write, rebuild; undo on failure."""
+def publish(engine: Engine, data_dir: Path, name: str, data: bytes, record_backup=None) -> Outcome:
+    """Check again (the folder may have changed since the preview), write, rebuild; undo on failure.
+
+    ``record_backup(path or None)`` is called after the replaced file is copied and before the
+    new one is written, so a publish cut off by a crash can be undone (bot/recovery.py)."""
     knowledge_dir = engine.knowledge_dir
     checked = check_upload(knowledge_dir, name, data)
     if not checked.ok:
@@ -179,6 +182,8 @@ def publish(engine: Engine, data_dir: Path, name: str, data: bytes) -> Outcome:
     except DiskFull as exc:
         return Outcome(False, reason=str(exc))
     backup_path = backup(data_dir, "knowledge", name, previous) if previous is not None else None
+    if record_backup is not None:
+        record_backup(backup_path)
     write_atomic(target, data)
     return _rebuild_or_restore(engine, target, previous, backup_path)
 

@@ -29,7 +29,8 @@ from .languages import interface_language, question_language, reply_language
 from .logging_setup import configure_logging, install_token_redaction, redact, soften_rate_limiter_log
 from .markup import UI
 from .outbox import Outbox
-from .sending import answer_query, notify_admins
+from .recovery import FINISHED, recover_publishes
+from .sending import answer_query, notify_admins, send_html
 from .services import SERVICES, Services, UserRateLimit, services
 from .settings import Settings
 from .texts import LANGUAGES, Texts
@@ -96,7 +97,8 @@ def services_of(application: Application) -> Services:
 
 
 async def _post_init(app: Application) -> None:
-    """Command menus in each language (a failure here must not stop the bot)."""
+    """Command menus in each language (a failure here must not stop the bot), then the
+    publishes a previous process left half-done are finished or undone (bot/recovery.py)."""
     for language in (None, *LANGUAGES):
         texts = Texts(language or "en")
         commands = [BotCommand(name, texts(f"cmd_{name}")) for name in PUBLIC_COMMANDS]
@@ -104,6 +106,15 @@ async def _post_init(app: Application) -> None:
             await app.bot.set_my_commands(commands, language_code=language)
         except TelegramError as exc:
             log.warning("could not set the command menu (%s): %s", language or "default", exc)
+    s = services_of(app)
+    for recovered in await s.blocking(recover_publishes, s.engine, s.db):
+        upload = recovered.upload
+        ui = UI(s.db.language(upload.user_id) or "en")
+        key = "upload_recovered_published" if recovered.outcome == FINISHED else "upload_recovered_rolled_back"
+        try:  # uploads come only from private chats: the coordinator's chat is their user id
+            await send_html(CallbackContext(app), upload.user_id, ui.html(key, id=upload.practice_id))
+        except TelegramError as exc:
+            log.warning("could not tell user %s about the interrupted publish: %s", upload.user_id, exc)
 
 
 async def _post_shutdown(app: Application) -> None:

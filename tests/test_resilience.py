@@ -5,8 +5,10 @@ user-supplied values (names, questions) that carry direction overrides or contro
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -273,3 +275,72 @@ async def test_a_publish_on_a_full_disk_is_refused_before_anything_is_written(bo
     text = "\n".join([failed.text, *(m.text for m in reason)])
     assert "not enough free space in" in text and "0.5 MB free" in text
     assert sorted(p.name for p in knowledge.rglob("*.md")) == before
+
+
+# -- finding 2: a publish cut off half-way is finished or rolled back at start-up ----------
+
+PUBLISH_STEPS = ("claimed", "backup recorded", "file written", "indexed")
+
+
+@pytest.mark.parametrize("step", PUBLISH_STEPS)
+@pytest.mark.parametrize("replacing", [False, True], ids=["new practice", "replacing one"])
+async def test_a_publish_killed_at_each_step_is_recovered_at_start(
+    emulator, settings, engine, knowledge, step, replacing
+):
+    from bot import knowledge_files as kf
+    from tests.bot_harness import COORDINATOR, NEW_PRACTICE, start_bot
+
+    if replacing:
+        name = "tolmin-red-cross-free-transport.md"
+        target = knowledge / "practices" / name
+        original = target.read_bytes()
+        content = original.replace(b"Tolmin", b"Tolmin (corrected)", 1)
+    else:
+        name = "zrece-beekeepers-honey-for-quarantined-families.md"
+        target, original, content = knowledge / "practices" / name, None, NEW_PRACTICE.encode()
+    practice_id = name[:-3]
+    # What the killed process left behind, step by step (bot/handlers/coordinators.py on_publish).
+    database = BotDatabase.in_data_dir(settings.data_dir)
+    upload_id = database.add_upload(COORDINATOR, name, f"practices/{name}", practice_id, content)
+    assert database.claim_upload(upload_id, COORDINATOR, "publishing", timedelta(days=1)) is not None
+    if step != "claimed":
+        backup = kf.backup(settings.data_dir, "knowledge", name, original) if original is not None else None
+        database.set_upload_backup(upload_id, str(backup or ""))
+    if step in ("file written", "indexed"):
+        kf.write_atomic(target, content)
+    if step == "indexed":
+        engine.rebuild()
+    indexed_before = json.loads(engine.index.meta["knowledge_hashes"])
+    database.close()
+
+    running = await start_bot(emulator, settings, engine)  # no start-up refresh: the index stays as the kill left it
+    try:
+        [told] = await running.expect(COORDINATOR, 0)
+        finished = step == "indexed"
+        status = running.database.upload(upload_id).status
+        if finished:
+            assert status == "published"
+            assert told.text == EN("upload_recovered_published", id=practice_id)
+            assert target.read_bytes() == content
+        else:
+            assert status == "failed"
+            assert told.text == EN("upload_recovered_rolled_back", id=practice_id)
+            assert (target.read_bytes() if target.exists() else None) == original  # the folder as before
+        hashes = json.loads(engine.index.meta["knowledge_hashes"])
+        on_disk = {p.relative_to(knowledge).as_posix() for p in knowledge.rglob("*.md") if p.name != "README.md"}
+        assert set(hashes) == on_disk  # the index matches the folder
+        assert finished or hashes == {k: v for k, v in indexed_before.items() if k in on_disk}
+        # Pressing the old Publish button now says what is true.
+        [preview] = running.messages(COORDINATOR)
+        emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = {
+            "inline_keyboard": [[{"text": "Publish", "callback_data": f"pub:{upload_id}"}]]
+        }
+        answer, _ = await running.press(COORDINATOR, preview, f"pub:{upload_id}")
+        assert answer["text"] == EN("upload_state_published" if finished else "upload_state_failed")
+        await running.stop()
+    finally:
+        await running.stop()
+        running.database.close()
+    again = BotDatabase.in_data_dir(settings.data_dir)  # a second restart tells nobody again
+    assert again.interrupted_uploads() == []
+    again.close()

@@ -32,6 +32,12 @@ from .roles import requires
 log = logging.getLogger(__name__)
 
 UPLOAD_MAX_AGE = timedelta(days=1)
+UPLOAD_STATE_TEXTS = {
+    UPLOAD_PUBLISHED: "upload_state_published",
+    UPLOAD_CANCELLED: "upload_state_cancelled",
+    UPLOAD_FAILED: "upload_state_failed",
+    UPLOAD_PUBLISHING: "upload_state_publishing",
+}
 
 
 @requires(Role.COORDINATOR, refusal="document_not_allowed")
@@ -87,11 +93,15 @@ def _too_big(ui: UI, size: int) -> str:
 async def _claim_pressed_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI, status: str):
     """The upload a Publish/Cancel press is for, claimed for its uploader; None after answering why not."""
     query = update.callback_query
-    upload = services(context).db.claim_upload(
-        cb.parse(query.data).number(0), query.from_user.id, status, UPLOAD_MAX_AGE
-    )
+    db = services(context).db
+    upload_id = cb.parse(query.data).number(0)
+    upload = db.claim_upload(upload_id, query.from_user.id, status, UPLOAD_MAX_AGE)
     if upload is None:
-        await answer_query(update, ui.plain("upload_not_pending"), alert=True)
+        # Say what is true of it: published, cancelled, failed (or cut off and undone), under way, or too old.
+        current = db.upload(upload_id)
+        mine = current is not None and current.user_id == query.from_user.id
+        key = UPLOAD_STATE_TEXTS.get(current.status, "upload_not_pending") if mine else "upload_not_pending"
+        await answer_query(update, ui.plain(key), alert=True)
     return upload
 
 
@@ -108,7 +118,14 @@ async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI)
     chat_id = query.message.chat.id
     await send_html(context, chat_id, ui.html("upload_publishing", id=upload.practice_id))
     async with s.knowledge_lock:
-        outcome = await s.blocking(kf.publish, s.engine, s.settings.data_dir, upload.file_name, upload.content)
+        outcome = await s.blocking(
+            kf.publish,
+            s.engine,
+            s.settings.data_dir,
+            upload.file_name,
+            upload.content,
+            lambda path: s.db.set_upload_backup(upload.id, str(path or "")),
+        )
     if outcome.ok:
         s.db.finish_upload(upload.id, UPLOAD_PUBLISHED, str(outcome.backup or ""))
         log.info("user %s published %s (%s practices)", user.id, upload.practice_id, outcome.report.practices)
