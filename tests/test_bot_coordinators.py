@@ -184,7 +184,7 @@ async def test_cancel_and_double_press(bot, knowledge):
     assert answer["text"] == cancelled.text == EN("upload_cancelled")
     bot.emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = preview.reply_markup.to_dict()
     answer, _ = await bot.press(COORDINATOR, preview, publish)
-    assert answer["text"] == EN("upload_not_pending")
+    assert answer["text"] == EN("upload_state_cancelled")  # what is true of it
     assert not (knowledge / "practices" / NEW_NAME).exists()
 
     [preview] = await bot.send_document(COORDINATOR, NEW_NAME, NEW_PRACTICE.encode())
@@ -192,7 +192,7 @@ async def test_cancel_and_double_press(bot, knowledge):
     await bot.press(COORDINATOR, preview, publish, count=2)
     bot.emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = preview.reply_markup.to_dict()
     answer, _ = await bot.press(COORDINATOR, preview, publish)
-    assert answer["text"] == EN("upload_not_pending")
+    assert answer["text"] == EN("upload_state_published")
 
 
 async def test_admins_may_publish_and_previews_follow_the_language(bot, knowledge):
