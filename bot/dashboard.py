@@ -112,6 +112,23 @@ COLUMNS: dict[str, dict[str, str]] = {
         "latency_ms": "Time to answer, milliseconds",
         "asked_at": "When (UTC)",
         "day": "Day (UTC)",
+        "update_id": "The Telegram update it came in (one question per update)",
+    },
+    "outbox": {
+        "id": "Message number",
+        "key": "u<update>:<n>: the n-th message answering that update (empty for notices)",
+        "chat_id": "Telegram chat it goes to",
+        "text": "The message (HTML)",
+        "markup": "Its buttons (JSON)",
+        "reply_to": "The message it answers, in groups",
+        "status": "sent; pending (retried); uncertain (timed out after Telegram had it: most likely arrived); "
+        "failed (given up, or refused by Telegram)",
+        "attempts": "Attempts so far",
+        "created_at": "Stored (UTC)",
+        "next_at": "Next attempt (UTC), while pending",
+        "sent_at": "Confirmed by Telegram (UTC)",
+        "message_id": "Telegram's id for it",
+        "error": "The last failure",
     },
     "feedback": {
         "question_id": "The question (questions.id)",
@@ -144,6 +161,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "created_at": "Received (UTC)",
         "finished_at": "Published or given up (UTC)",
         "detail": "Why it failed, if it did",
+        "backup": "The copy of the file it replaced (empty: a new practice)",
     },
 }
 
@@ -156,6 +174,10 @@ def metadata(source: Path, taken_at: datetime) -> dict:
     tables["users"].update(title="Access requests and decisions")
     tables["preferences"].update(title="Language choices")
     tables["uploads"].update(title="Knowledge files sent by coordinators")
+    tables["outbox"].update(
+        title="Outbox: every message the bot sent or tried to send",
+        description="Messages that are not 'sent' may not have reached the official.",
+    )
     tables["_sqlite_migrations"] = {"hidden": True}
     return {
         "title": "peerbot: admin dashboard",
