@@ -455,8 +455,9 @@ def purge(ctx: click.Context, days: int) -> None:
     Example:
         peerbot purge --older-than 180
     Deletes the question log (which also feeds /gaps and /stats) and the feedback older than
-    DAYS, and the feedback on those questions; the bytes are overwritten on disk. Users,
-    access decisions and language choices stay. Safe while the bot runs.
+    DAYS, and the feedback on those questions, and old copies of sent messages in the outbox;
+    the bytes are overwritten on disk. Users, access decisions and language choices stay.
+    Safe while the bot runs. On a fresh install (no database yet) there is nothing to purge: exit 0.
     """
     from .maintenance import purge as purge_rows
 

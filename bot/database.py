@@ -402,6 +402,8 @@ class BotDatabase:
                     [cutoff, cutoff],
                 ).rowcount
                 questions = self.db.execute("delete from questions where asked_at < ?", [cutoff]).rowcount
+                # The outbox holds copies of answers and notices (names, questions): old ones go too.
+                self.db.execute("delete from outbox where created_at < ? and status != 'pending'", [cutoff])
             self.db.execute("pragma wal_checkpoint(TRUNCATE)")
         return questions, feedback
 
@@ -549,6 +551,12 @@ class BotDatabase:
         them (as after a read timeout), so they are not sent again: uncertain, shown to admins."""
         return self._write(
             "update outbox set status = 'uncertain', error = 'the bot stopped while sending it' where status = 'sending'"
+        ).rowcount
+
+    def outbox_prune(self, sent_before: datetime) -> int:
+        """Forget messages delivered before the cutoff (the outbox is not an archive)."""
+        return self._write(
+            "delete from outbox where status = 'sent' and sent_at < ?", [_stamp_precise(sent_before)]
         ).rowcount
 
     def outbox_counts(self) -> dict[str, int]:

@@ -48,6 +48,8 @@ PENDING, SENDING, SENT, UNCERTAIN, FAILED = "pending", "sending", "sent", "uncer
 RETRY_DELAYS = (0.5, 2.0, 5.0, 15.0, 30.0)
 MAX_DELAY = 60.0
 IDLE_WAKE = 1.0  # the worker looks for due messages at least this often
+KEEP_SENT = timedelta(days=2)  # delivered messages are forgotten after this (purge removes the rest)
+PRUNE_EVERY = 3600.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 WORKER = "outbox_worker"
 
@@ -98,6 +100,7 @@ class Outbox:
         self.on_given_up = on_given_up  # async callback(rows) to tell the admins
         self._wake = asyncio.Event()
         self._stopping = False
+        self._pruned_at = -PRUNE_EVERY
 
     # -- sending now -----------------------------------------------------------------------
 
@@ -231,6 +234,10 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), max(timeout, 0.0))
 
     async def _work(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            attempt(self.incidents, "the outbox", self.db.outbox_prune, _now() - KEEP_SENT)
         expired, _ = attempt(
             self.incidents, "the outbox", self.db.outbox_expire, _now() - timedelta(seconds=self.max_age)
         )

@@ -335,6 +335,7 @@ async def test_a_timeout_after_telegram_took_the_message_is_not_repeated(bot, em
     assert warning.exc_info is None
     assert not records(logs, logging.ERROR) and bot.messages(ADMIN) == []
     assert len(emulator.calls_of("sendMessage")) == 1
+    assert bot.database.outbox_counts() == {"uncertain": 1}  # counted in /status and the dashboard
 
     # The price of never duplicating: a request the emulator drops after the client gave up
     # looks the same to the bot as one Telegram delivered late, so it is not sent again.

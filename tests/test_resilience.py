@@ -344,3 +344,19 @@ async def test_a_publish_killed_at_each_step_is_recovered_at_start(
     again = BotDatabase.in_data_dir(settings.data_dir)  # a second restart tells nobody again
     assert again.interrupted_uploads() == []
     again.close()
+
+
+def test_purge_also_forgets_old_outbox_copies_but_keeps_what_still_waits(env, data_dir):
+    from datetime import UTC, datetime
+
+    db = BotDatabase.in_data_dir(data_dir)
+    for status in ("sent", "failed", "uncertain", "pending"):
+        row, _, _ = db.outbox_add(None, OFFICIAL, f"old {status}", None, None, status)
+        db._write("update outbox set created_at = '2020-01-01T00:00:00+00:00' where id = ?", [row])
+    db.outbox_add(None, OFFICIAL, "recent", None, None, "sent")
+    db.close()
+    assert CliRunner().invoke(main, ["purge", "--older-than", "30"]).exit_code == 0
+    db = BotDatabase.in_data_dir(data_dir)
+    assert [r["text"] for r in db._all("select text from outbox order by id")] == ["old pending", "recent"]
+    assert db.outbox_prune(datetime.now(UTC)) == 0  # "recent" was never confirmed sent_at: kept
+    db.close()
