@@ -95,9 +95,11 @@ def _retry_after_seconds(error: RetryAfter) -> float:
 class Outbox:
     """The outbox of one running bot: ``deliver`` from handlers, ``run`` as a background task."""
 
-    def __init__(self, bot, db, incidents, max_age: float, on_given_up=None):
+    def __init__(self, bot, db, incidents, max_age: float, on_given_up=None, on_incident=None):
         self.bot, self.db, self.incidents, self.max_age = bot, db, incidents, max_age
         self.on_given_up = on_given_up  # async callback(rows) to tell the admins
+        self.on_incident = on_incident  # async callback(error): a write of the outbox starts an incident
+        self._notices: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._pruned_at = -PRUNE_EVERY
@@ -115,17 +117,15 @@ class Outbox:
         when Telegram confirmed it now, None when it waits for a retry (or was sent before)."""
         key = _next_key()
         markup_json = json.dumps(markup.to_dict(), ensure_ascii=False) if markup is not None else None
-        stored, _ = attempt(
-            self.incidents, "the outbox", self.db.outbox_add, key, chat_id, text, markup_json, reply_to, SENDING
-        )
+        stored = self._store(self.db.outbox_add, key, chat_id, text, markup_json, reply_to, SENDING)
         if stored is None:  # the outbox cannot be written: answers first, sent once without it
             return await self._send(chat_id, text, markup_json, reply_to)
         row_id, status, new = stored
         if not new:
             log.info("message %s to chat %s was stored before (%s): not sent again", key, chat_id, status)
             return None
-        if self.db.outbox_waiting_before(chat_id, row_id):
-            self.db.outbox_later(row_id, _now(), "queued behind an earlier message to this chat")
+        if self._store(self.db.outbox_waiting_before, chat_id, row_id):
+            self._record(self.db.outbox_later, row_id, _now(), "queued behind an earlier message to this chat")
             self._wake.set()
             return None
         return await self._attempt(
@@ -207,13 +207,23 @@ class Outbox:
         self._wake.set()
 
     def _record(self, function, *args) -> None:
-        attempt(self.incidents, "the outbox", function, *args)
+        self._store(function, *args)
+
+    def _store(self, function, *args):
+        """A write (or read) of the outbox; None when it failed, and the admins are told once per
+        incident, after the message in hand has gone out (answers first)."""
+        result, new_incident = attempt(self.incidents, "the outbox", function, *args)
+        if new_incident is not None and self.on_incident is not None:
+            task = asyncio.get_running_loop().create_task(self.on_incident(new_incident))
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+        return result
 
     # -- the worker ------------------------------------------------------------------------
 
     def recover(self) -> int:
         """At start-up; how many messages the previous process left half-sent (now uncertain)."""
-        interrupted, _ = attempt(self.incidents, "the outbox", self.db.outbox_interrupted)
+        interrupted = self._store(self.db.outbox_interrupted)
         if interrupted:
             log.warning("%d message(s) were being sent when the bot last stopped: marked uncertain", interrupted)
         return interrupted or 0
@@ -228,7 +238,7 @@ class Outbox:
             if self._stopping:
                 break
             self._wake.clear()
-            next_at, _ = attempt(self.incidents, "the outbox", self.db.outbox_next_at)
+            next_at = self._store(self.db.outbox_next_at)
             timeout = IDLE_WAKE if next_at is None else min(IDLE_WAKE, (next_at - _now()).total_seconds())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(timeout, 0.0))
@@ -237,10 +247,8 @@ class Outbox:
         now = asyncio.get_running_loop().time()
         if now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
-            attempt(self.incidents, "the outbox", self.db.outbox_prune, _now() - KEEP_SENT)
-        expired, _ = attempt(
-            self.incidents, "the outbox", self.db.outbox_expire, _now() - timedelta(seconds=self.max_age)
-        )
+            self._store(self.db.outbox_prune, _now() - KEEP_SENT)
+        expired = self._store(self.db.outbox_expire, _now() - timedelta(seconds=self.max_age))
         if expired:
             log.error(
                 "gave up %d message(s) to %d chat(s) after %.0f s without delivery",
@@ -250,11 +258,11 @@ class Outbox:
             )
             if self.on_given_up is not None:
                 await self.on_given_up(expired)
-        due, _ = attempt(self.incidents, "the outbox", self.db.outbox_due, _now())
+        due = self._store(self.db.outbox_due, _now())
         for row in due or ():
             if self._stopping:
                 return
-            if self.db.outbox_claim(row["id"]):
+            if self._store(self.db.outbox_claim, row["id"]):
                 await self._attempt(row, raise_final=False)
 
     def wake(self) -> None:

@@ -72,6 +72,9 @@ def build_application(settings: Settings, engine: Engine, database: BotDatabase)
         s.incidents,
         settings.outbox_max_age,
         on_given_up=lambda rows: _tell_admins_given_up(application, rows),
+        on_incident=lambda error: notify_admins(
+            CallbackContext(application), "write_failed_admin", error=f"{type(error).__name__}: {error}"[:300]
+        ),
     )
     handlers.register(application)
     application.add_error_handler(on_error)

@@ -244,6 +244,18 @@ async def test_a_full_disk_costs_no_answer_and_tells_the_admins_once(bot, full_d
     assert len(bot.messages(ADMIN)) == 2  # the one notice, and the /status reply
 
 
+async def test_when_the_outbox_is_the_first_write_to_fail_the_admins_are_told_once(bot, full_disk):
+    full_disk["fill"](bot.database)
+    [welcome] = await bot.say(OFFICIAL, "/start")  # no question log here: the outbox fails first
+    assert welcome.text.startswith("Hello, ")
+    [help_text] = await bot.say(OFFICIAL, "/help")
+    assert "/topics" in help_text.text
+    [notice] = await bot.emulator.wait_for_messages_async(ADMIN)
+    assert notice.text.startswith("⚠️ The bot cannot write to its database (OperationalError: database or disk is full)")
+    await bot.settle()
+    assert len(bot.messages(ADMIN)) == 1
+
+
 def test_builds_and_doctor_check_free_space_first(env, data_dir, monkeypatch):
     assert CliRunner().invoke(main, ["index"]).exit_code == 0
     live = sorted((data_dir / "index").glob("gen-*"))
