@@ -321,6 +321,10 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
         run_chat(_engine(settings), sys.stdin, click.echo)
         return
     _usable_database(settings, new_database)  # before the index refresh, which can take minutes
+    if not webhook_url:
+        from .telegram_app import poller_lock
+
+        poller_lock(settings.data_dir).close()  # PollerBusy now, not after the refresh; held again by run_polling
     if webhook_url:
         from .telegram_app import run_webhook
 

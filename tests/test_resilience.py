@@ -54,11 +54,15 @@ async def test_an_english_question_naming_kocevje_is_answered_in_english(bot):
 async def test_a_right_to_left_override_in_a_name_cannot_reverse_the_admins_line(bot):
     name = f"Evil{RLO}gnirts"
     [refusal] = await bot.say(STRANGER, "hello", first_name=name)
-    await bot.press(STRANGER, refusal, "ra:en", count=1, first_name=name)
+    answers = len(bot.emulator.callback_answers)
+    bot.emulator.press_button(STRANGER, refusal.message_id, "ra:en", first_name=name, username=f"evil{RLO}_user")
+    await bot.emulator.wait_for_callback_answers_async(answers + 1)
     [request] = await bot.emulator.wait_for_messages_async(ADMIN)
     # The override is gone and the name is one isolated unit: the id after it reads as sent.
     assert RLO not in request.text
-    assert request.text.startswith(f"Access request from {FSI}Evilgnirts{PDI} (Telegram id {STRANGER}")
+    assert request.text.startswith(
+        f"Access request from {FSI}Evilgnirts{PDI} {FSI}@evil_user{PDI} (Telegram id {STRANGER}"
+    )
     assert buttons(request) == [f"ap:{STRANGER}", f"dn:{STRANGER}"]
     assert bot.database.user(STRANGER)["first_name"] == "Evilgnirts"  # stored cleaned
     [welcome] = await bot.say(OFFICIAL, "/start", first_name=f"Amal{RLO}\x1b[31m")

@@ -940,8 +940,10 @@ class TelegramEmulator:
 
     # --- test side: what a user does
 
-    def _user(self, user_id: int, first_name: str, language_code: str | None) -> dict:
+    def _user(self, user_id: int, first_name: str, language_code: str | None, username: str | None = None) -> dict:
         user = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if username:
+            user["username"] = username
         return {**user, "language_code": language_code} if language_code else user
 
     def _user_message(self, user: dict, chat_type: str, chat_id: int | None, content: dict) -> int:
@@ -1047,7 +1049,13 @@ class TelegramEmulator:
         return self._user_message(self._user(user_id, first_name, language_code), chat_type, None, {"sticker": sticker})
 
     def press_button(
-        self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None, first_name: str = "Tester"
+        self,
+        user_id: int,
+        message_id: int,
+        callback_data: str,
+        chat_id: int | None = None,
+        first_name: str = "Tester",
+        username: str | None = None,
     ) -> int:
         """A user presses an inline button the bot attached to a message. -> update_id"""
         chat_id = user_id if chat_id is None else chat_id
@@ -1064,7 +1072,7 @@ class TelegramEmulator:
                 "callback_query",
                 {
                     "id": query_id,
-                    "from": self._user(user_id, first_name, None),
+                    "from": self._user(user_id, first_name, None, username),
                     "chat_instance": str(10**12 + abs(chat_id)),
                     "data": callback_data,
                     "message": message,

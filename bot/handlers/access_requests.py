@@ -12,7 +12,7 @@ from telegram.ext import ContextTypes
 
 from .. import callback_data as cb
 from ..access import Role
-from ..bidi import strip_controls
+from ..bidi import isolate, strip_controls
 from ..database import APPROVED, DENIED
 from ..languages import telegram_language
 from ..markup import UI, user_value
@@ -51,7 +51,8 @@ async def on_request_access(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         "access_request_admin",
         lambda admin_ui: decision_keyboard(admin_ui, user.id),
         name=user_value(user.full_name),
-        username=user_value(f" @{user.username}") if user.username else "",
+        # " @name" after the name: the space outside the isolate (user_value trims its edges)
+        username=f" {isolate(user_value(f'@{user.username}'))}" if user.username else "",
         user_id=user.id,
         language=language,
     )
