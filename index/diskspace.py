@@ -38,6 +38,8 @@ def generation_estimate(passages: int, dimension: int, live: Path | None = None)
 
 
 def human(size: int) -> str:
+    if size >= 10 * 1024 * MB:
+        return f"{size / 1024 / MB:.0f} GB"
     return f"{size / MB:.0f} MB" if size >= 10 * MB else f"{size / MB:.1f} MB"
 
 
