@@ -24,7 +24,7 @@ import numpy as np
 
 from . import diskspace, store
 from .embedding import Embedder
-from .errors import BuildBusy, IndexCorrupt, KnowledgeInvalid
+from .errors import BuildBusy, DiskFull, IndexCorrupt, KnowledgeInvalid
 from .knowledge import KnowledgeBase, load_knowledge
 from .lexical import LexicalIndex
 from .passages import Passage, practice_passages
@@ -157,8 +157,13 @@ def build_index(
             _verify(building, len(passages), embedder.dimension)
             store.fsync_tree(building)
             building.rename(generation)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(building, ignore_errors=True)  # a killed process leaves it to the next build
+            if diskspace.ran_out(exc):  # the estimate was short: one line, not a traceback
+                raise DiskFull(
+                    f"the disk holding {building.parent} filled up while the new index generation was written "
+                    f"({exc}); the live index is unchanged: free some space there, then try again"
+                ) from None
             raise
         store.publish(data_dir, generation)
     return BuildReport(

@@ -5,7 +5,9 @@ embedding with a traceback ("database or disk is full").
 
 from __future__ import annotations
 
+import errno
 import shutil
+import sqlite3
 from pathlib import Path
 
 from .errors import DiskFull
@@ -51,3 +53,10 @@ def ensure_free(folder: Path, needed: int, what: str) -> None:
             f"not enough free space in {folder} for {what}: {human(free)} free, about {human(needed)} needed; "
             "free some space there (old backups, logs), then try again"
         )
+
+
+def ran_out(error: BaseException) -> bool:
+    """The error a write meets on a full disk: ENOSPC/EDQUOT, or SQLite's "database or disk is full"."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error)

@@ -279,6 +279,23 @@ def test_builds_and_doctor_check_free_space_first(env, data_dir, monkeypatch):
     assert doctor.exit_code == 1
 
 
+def test_a_disk_that_fills_during_a_build_anyway_costs_one_line(env, data_dir, monkeypatch):
+    import errno
+
+    assert CliRunner().invoke(main, ["index"]).exit_code == 0
+    live = sorted((data_dir / "index").glob("gen-*"))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("index.build._write_generation", full)
+    result = CliRunner().invoke(main, ["index", "--force"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: the disk holding {data_dir / 'index'} filled up while the new index")
+    assert "the live index is unchanged" in result.output
+    assert sorted((data_dir / "index").glob("gen-*")) == live and not list((data_dir / "index").glob(".building-*"))
+
+
 async def test_a_publish_on_a_full_disk_is_refused_before_anything_is_written(bot, knowledge, monkeypatch):
     from tests.bot_harness import COORDINATOR, NEW_PRACTICE, button
 
