@@ -163,6 +163,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if repeated:
         return
     detail = redact(f"{type(error).__name__}: {error}")[:500]
+    if is_write_failure(error):  # the start of a write incident: say what it is and that it is told once
+        await notify_admins(context, "write_failed_admin", error=detail[:300])
+        return
     await notify_admins(context, "error_admin", user=f"{user.id}" if user else "?", error=detail)
 
 

@@ -260,6 +260,18 @@ async def test_when_the_outbox_is_the_first_write_to_fail_the_admins_are_told_on
     assert len(bot.messages(ADMIN)) == 1
 
 
+async def test_an_action_that_needs_a_write_apologises_and_the_admins_hear_once(bot, full_disk):
+    full_disk["fill"](bot.database)
+    [menu] = await bot.say(OFFICIAL, "/language")
+    for _ in range(2):  # choosing a language is the action itself: it cannot be done, so an apology
+        _answer, [sorry] = await bot.press(OFFICIAL, menu, "l:ar", count=1)
+        assert sorry.text == EN("error_user")
+    [notice] = await bot.emulator.wait_for_messages_async(ADMIN)
+    assert notice.text.startswith("⚠️ The bot cannot write to its database")
+    await bot.settle()
+    assert len(bot.messages(ADMIN)) == 1
+
+
 def test_builds_and_doctor_check_free_space_first(env, data_dir, monkeypatch):
     assert CliRunner().invoke(main, ["index"]).exit_code == 0
     live = sorted((data_dir / "index").glob("gen-*"))
