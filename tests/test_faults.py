@@ -1,10 +1,13 @@
 """Telegram faults injected by the emulator: every question still gets exactly one answer, the
 bot never stops polling, and each failure is logged once, without the token.
 
-Delivery policy under test (bot/sending.py ``send_message``): a sendMessage that Telegram
-certainly did not act on (5xx, a dropped connection, a connection that could not be made) is
-sent again, at most twice; one that timed out after Telegram had the whole request is not,
-because the Bot API server finishes such a request and a second copy would be a duplicate.
+Delivery policy under test (bot/outbox.py): every message is stored before it is sent; one
+that Telegram certainly did not act on (429 after PTB's two retries, 5xx, a dropped connection,
+a connection that could not be made) is sent again, waiting out retry_after, until it arrives
+or the outbox's max age gives it up (the admins are told); one that timed out after Telegram
+had the whole request is not, because the Bot API server finishes such a request and a second
+copy would be a duplicate. A pending answer survives a restart; a redelivered update is
+answered once. Two copies polling with one token: the newer one stops (409 Conflict).
 """
 
 from __future__ import annotations

@@ -126,6 +126,19 @@ def test_run_refuses_an_empty_or_damaged_database_in_one_line(bot_env, data_dir,
     assert moved.read_bytes() == content and len(bot_env) == 1
 
 
+def test_a_second_run_on_the_same_data_folder_stops_before_the_index_refresh(bot_env, data_dir):
+    from bot.telegram_app import poller_lock
+
+    held = poller_lock(data_dir)  # the first copy
+    try:
+        result = _run()
+    finally:
+        held.close()
+    assert result.exit_code == 1 and bot_env == []
+    assert result.output.startswith("Error: another peerbot (pid ") and result.output.count("\n") == 1
+    assert not (data_dir / "index").exists()  # refused before building anything
+
+
 def test_new_database_never_replaces_an_intact_one(bot_env, data_dir):
     BotDatabase.in_data_dir(data_dir).close()
     result = _run("--new-database")
