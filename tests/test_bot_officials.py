@@ -44,7 +44,7 @@ def first_line(text: str) -> str:
 
 async def test_start_welcomes_explains_and_offers_languages(bot):
     [reply] = await bot.say(OFFICIAL, "/start", first_name="Alma <& Co>")
-    assert reply.text.startswith("Hello, Alma <& Co>! I am peerbot.")  # escaped, shown literally
+    assert reply.text.startswith(f"Hello, {FSI}Alma <& Co>{PDI}! I am peerbot.")  # escaped, shown literally
     assert "/topics" in reply.text and "/language" in reply.text
     assert buttons(reply) == ["l:en", "l:ar", "l:sl"]
     assert [b.text for row in reply.reply_markup.inline_keyboard for b in row] == ["English", "العربية", "Slovenščina"]

@@ -1,6 +1,7 @@
 """The handlers, one module per family, and ``register(app)``: the tables that wire them in.
 
 Update flow (handler groups run in this order for every update):
+  -3  the outbox learns which update is being handled, so its answer is sent once (outbox.py)
   -2  group policy: in groups, drop what is not addressed to the bot (gate.py)
   -1  gate: per-user rate limit, then access (unknown users are refused politely; gate.py)
    0  the handlers: commands, documents, questions, buttons, and a fallback for everything else
@@ -19,6 +20,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from .. import callback_data as cb
+from .. import outbox
 from . import access_requests, admins, coordinators, gate, officials, team
 
 COMMANDS = {
@@ -58,6 +60,7 @@ BUTTONS = {
 
 
 def register(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, outbox.begin_update), group=-3)
     app.add_handler(TypeHandler(Update, gate.group_policy), group=-2)
     app.add_handler(TypeHandler(Update, gate.gate), group=-1)
     for name, callback in COMMANDS.items():

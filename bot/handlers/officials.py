@@ -15,9 +15,11 @@ from index.search import Filters
 
 from .. import callback_data as cb
 from ..access import Role
+from ..bidi import strip_controls
+from ..bookkeeping import record
 from ..command_menus import set_chat_menu
 from ..languages import interface_language, question_language, reply_language, ui_for, view_language
-from ..markup import UI
+from ..markup import UI, user_value
 from ..sending import answer_query, reply_html, send_html, typing
 from ..services import services
 from ..texts import LANGUAGES
@@ -45,7 +47,7 @@ MAX_QUESTION_CHARS = 1000
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ui = ui_for(context, update.effective_user)
-    text = ui.html("welcome", name=update.effective_user.first_name) + "\n\n" + ui.html("choose_language")
+    text = ui.html("welcome", name=user_value(update.effective_user.first_name)) + "\n\n" + ui.html("choose_language")
     await reply_html(update, context, text, language_keyboard())
 
 
@@ -120,7 +122,7 @@ async def on_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def clean_question(text: str, bot_username: str | None) -> str:
     if bot_username:
         text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
-    return " ".join(text.split())
+    return " ".join(strip_controls(text).split())  # stored as cleaned: the log, /gaps and the dashboard show it
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,7 +142,11 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with typing(context, chat.id):
         answer: Answer = await s.blocking(s.engine.ask, text)
     latency_ms = (time.perf_counter() - started) * 1000
-    question_id = s.db.log_question(
+    # Answers first: the question log is bookkeeping, and a full disk must not cost the answer.
+    question_id = await record(
+        context,
+        "the question log",
+        s.db.log_question,
         user.id,
         chat.id,
         text,
@@ -150,9 +156,10 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         [r.hit.score for r in answer.results],
         answer.confident,
         latency_ms,
+        update_id=update.update_id,
     )
     log.info(
-        "question %d (%s, %d chars): confident=%s in %.0f ms",
+        "question %s (%s, %d chars): confident=%s in %.0f ms",
         question_id,
         answer.language,
         len(text),
