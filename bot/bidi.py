@@ -19,6 +19,19 @@ _LATIN_RUN = re.compile(
 )
 
 
+# Characters a user's text never needs and that can disturb what is shown around it: C0/C1
+# controls (ESC sequences, NUL, backspace; tab and newline are kept) and the explicit
+# directional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069; a stray PDI
+# would end the isolate the bot wraps around the value). Marks (LRM, RLM, ALM) and the joiners
+# Arabic and emoji need are kept.
+_UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_controls(text: str) -> str:
+    """Text from a user (a question, a name, a file name) as it may be stored and shown."""
+    return _UNWANTED.sub("", text)
+
+
 def isolate(text: str) -> str:
     """Wrap text of unknown direction so it cannot disturb the surrounding line."""
     return f"{FSI}{text}{PDI}" if text else text

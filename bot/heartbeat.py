@@ -27,8 +27,12 @@ def beat(path: Path) -> None:
     path.touch()
 
 
-async def _beat_forever(path: Path, interval: float) -> None:
+async def _beat_forever(path: Path, interval: float, alive) -> None:
     while True:
+        if not alive():  # e.g. another copy polls with this token: this one is not the bot
+            path.unlink(missing_ok=True)
+            await asyncio.sleep(interval)
+            continue
         try:
             beat(path)
         except OSError as exc:  # a full or read-only disk must not stop the bot
@@ -36,7 +40,7 @@ async def _beat_forever(path: Path, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def attach(application, data_dir: Path, interval: float = INTERVAL) -> None:
+def attach(application, data_dir: Path, interval: float = INTERVAL, alive=lambda: True) -> None:
     """Beat from ``application``'s event loop between its post_init and post_shutdown hooks."""
     path = heartbeat_path(data_dir)
     post_init, post_shutdown = application.post_init, application.post_shutdown
@@ -45,7 +49,9 @@ def attach(application, data_dir: Path, interval: float = INTERVAL) -> None:
     async def start(app) -> None:
         if post_init:
             await post_init(app)
-        tasks.append(asyncio.get_running_loop().create_task(_beat_forever(path, interval), name="peerbot-heartbeat"))
+        tasks.append(
+            asyncio.get_running_loop().create_task(_beat_forever(path, interval, alive), name="peerbot-heartbeat")
+        )
 
     async def stop(app) -> None:
         for task in tasks:

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index import diskspace, store
 from index.build import BuildBusy, BuildReport, KnowledgeInvalid
 from index.engine import Engine
+from index.errors import DiskFull
 from index.knowledge import ID_PATTERN, Practice, load_knowledge, parse_practice, practice_files
 from index.problems import Problem
 from index.taxonomy import load_taxonomy
@@ -236,15 +238,27 @@ def _rebuild_or_restore(engine: Engine, target: Path, previous: bytes | None, ba
     return Outcome(True, report, backup=backup_path)
 
 
-def publish(engine: Engine, data_dir: Path, name: str, data: bytes) -> Outcome:
-    """Check again (the folder may have changed since the preview), write, rebuild; undo on failure."""
+def publish(engine: Engine, data_dir: Path, name: str, data: bytes, record_backup=None) -> Outcome:
+    """Check again (the folder may have changed since the preview), write, rebuild; undo on failure.
+
+    ``record_backup(path or None)`` is called after the replaced file is copied and before the
+    new one is written, so a publish cut off by a crash can be undone (bot/recovery.py)."""
     knowledge_dir = engine.knowledge_dir
     checked = check_upload(knowledge_dir, name, data)
     if not checked.ok:
         return Outcome(False, problems=relative_problems(checked.problems, knowledge_dir))
     target = _inside(knowledge_dir, checked.relative_path)
     previous = target.read_bytes() if target.is_file() else None
+    try:  # before anything is written: the file, its backup and a new index generation
+        diskspace.ensure_free(target.parent, len(data) + diskspace.MB, "the practice file")
+        live = store.current_generation(data_dir)
+        needed = diskspace.generation_estimate(0, 0, live) + len(previous or b"")
+        diskspace.ensure_free(store.index_root(data_dir), needed, "its backup and a new index generation")
+    except DiskFull as exc:
+        return Outcome(False, reason=str(exc))
     backup_path = backup(data_dir, "knowledge", name, previous) if previous is not None else None
+    if record_backup is not None:
+        record_backup(backup_path)
     write_atomic(target, data)
     return _rebuild_or_restore(engine, target, previous, backup_path)
 
@@ -278,3 +292,5 @@ def reindex(engine: Engine) -> Outcome:
         return Outcome(False, problems=relative_problems(exc.problems, engine.knowledge_dir))
     except BuildBusy as exc:
         return Outcome(False, busy=True, reason=str(exc))
+    except DiskFull as exc:  # refused before embedding; the live index keeps serving
+        return Outcome(False, reason=str(exc))

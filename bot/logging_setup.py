@@ -104,3 +104,22 @@ def configure_logging(level: str, token: str | None) -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     quiet_http_loggers()
     install_token_redaction(token)
+
+
+class _RateLimitGaveUp(logging.Filter):
+    """PTB's rate limiter logs an ERROR with a traceback when a request still meets 429 after
+    its retries; the outbox (bot/outbox.py) then waits out retry_after and sends it again, so it
+    is a warning of one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.getMessage().startswith("Rate limit hit after maximum"):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = f"{record.getMessage()}; the outbox sends it again after retry_after", None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def soften_rate_limiter_log() -> None:
+    logger = logging.getLogger("telegram.ext.AIORateLimiter")
+    if not any(isinstance(f, _RateLimitGaveUp) for f in logger.filters):
+        logger.addFilter(_RateLimitGaveUp())

@@ -61,11 +61,14 @@ class Copied:
 # -- purge -----------------------------------------------------------------------------------
 
 
-def purge(data_dir: Path, older_than_days: int) -> tuple[int, int, str]:
-    """Delete question-log and feedback rows older than the given days; (questions, feedback, cutoff)."""
+def purge(data_dir: Path, older_than_days: int) -> tuple[int, int, str] | None:
+    """Delete question-log and feedback rows older than the given days; (questions, feedback, cutoff).
+
+    None when there is no bot database yet: a fresh install has nothing to purge, and a purge
+    scheduled before the bot's first start must not fail (nor create an empty database)."""
     path = Path(data_dir) / DB_NAME
     if not path.is_file():
-        raise DataError(f"no bot database at {path}: nothing to purge")
+        return None
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
     database = BotDatabase(path)
     try:

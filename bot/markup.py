@@ -4,6 +4,12 @@ Every interface text lives in bot/locales/<language>.yaml; this module only rend
 values are filled in, Arabic lines get a right-to-left mark with Latin runs isolated
 (bot/bidi.py), and then the whole text is HTML-escaped, so nothing a user, a file or the
 catalogue contains can break Telegram's HTML parse mode.
+
+A value a user supplied (a name, a @username, a question, a file name, a command's argument)
+is passed as ``user_value(...)``: its control and directional-override characters are
+dropped, it is shortened if long, and it is isolated (FSI...PDI) in every language, so a
+right-to-left override in a name cannot reverse the rest of the line (the @username and the
+Telegram id an admin decides on).
 """
 
 from __future__ import annotations
@@ -13,8 +19,24 @@ from string import Formatter
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from .bidi import RLM, is_rtl, isolate, rtl_line
+from .bidi import RLM, is_rtl, isolate, rtl_line, strip_controls
 from .texts import LANGUAGES, Texts
+
+USER_VALUE_LIMIT = 200  # characters of a user's value shown inside a text (a list line, a notice)
+
+
+class UserValue(str):
+    """Text that came from a user: isolated wherever it is filled into a catalogue text."""
+
+
+def user_value(value: object, limit: int = USER_VALUE_LIMIT) -> UserValue:
+    """A user-supplied value cleaned for display: controls dropped, at most ``limit`` characters."""
+    text = " ".join(strip_controls(str(value)).split())
+    return UserValue(f"{text[: limit - 1]}…" if len(text) > limit else text)
+
+
+def _isolated(values: dict) -> dict:
+    return {key: isolate(value) if isinstance(value, UserValue) else value for key, value in values.items()}
 
 
 def esc(text: object) -> str:
@@ -40,7 +62,7 @@ class UI:
 
     def plain(self, key: str, **values) -> str:
         """Catalogue text without markup, e.g. for a button label or a callback answer."""
-        return self.texts(key, **values)
+        return self.texts(key, **_isolated(values))
 
     def html(self, key: str, **values) -> str:
         """Catalogue text as safe HTML (escaped, RTL-aware).
@@ -50,7 +72,7 @@ class UI:
         ``../../x.md`` or a user's name stays one unit, whatever its direction).
         """
         if not is_rtl(self.language):
-            return esc(self.texts(key, **values))
+            return esc(self.texts(key, **_isolated(values)))
         parts = []
         for literal, name, spec, conversion in Formatter().parse(self.texts.template(key)):
             if literal:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from index.engine import Answer
 
 from .bidi import is_rtl, rtl_line
-from .texts import Texts
+from .texts import LANGUAGES, Texts
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,61 @@ def render_plain(answer: Answer, language: str) -> str:
     return (
         "\n".join(rtl_line(line) if line.strip() else line for line in text.split("\n")) if is_rtl(language) else text
     )
+
+
+def render_practice(reading, taxonomy) -> str:
+    """A whole practice as plain text for the terminal (`peerbot show`), in the reader's language:
+    each part as index/reading.py chose it, marked "(only in English)" where it is not translated.
+    Each line is laid out in the direction of the language it is actually in."""
+    language = reading.language
+    texts = Texts(language)
+    comma = "، " if is_rtl(language) else ", "
+    lines: list[tuple[str, str]] = []  # (text, the language it is in)
+
+    def named(code: str | None) -> str:
+        return texts(f"in_language_{code}") if code in LANGUAGES else str(code)
+
+    def note(part_language: str) -> str:
+        return "" if part_language == language else " " + texts("only_in", language=named(part_language))
+
+    def add(text: str, text_language: str = language) -> None:
+        lines.extend((line, text_language) for line in text.split("\n"))
+
+    add(reading.title.text, reading.title.language)
+    add(f"{texts('label_municipality')}: {reading.municipality}")
+    if reading.period:
+        add(f"{texts('label_period')}: {reading.period}")
+    if reading.topics:
+        add(f"{texts('label_topics')}: " + comma.join(taxonomy.label("topics", t, language) for t in reading.topics))
+    if reading.target_groups:
+        labels = comma.join(taxonomy.label("target_groups", t, language) for t in reading.target_groups)
+        add(f"{texts('label_target_groups')}: {labels}")
+    if reading.actors:
+        add(f"{texts('label_actors')}{note(reading.actors[0].language)}: " + comma.join(a.text for a in reading.actors))
+    add("")
+    add(reading.summary.text + note(reading.summary.language), reading.summary.language)
+    if reading.body_language and reading.body_language != language:
+        add("")
+        add(texts("body_language_note", language=texts(f"language_name_{reading.body_language}")))
+    for section in reading.sections:
+        add("")
+        if section.heading:
+            add(f"## {section.heading}", section.language)
+        add(section.text, section.language)
+    if reading.outcomes:
+        add("")
+        add(f"{texts('label_outcomes')}{note(reading.outcomes[0].language)}:")
+        for outcome in reading.outcomes:
+            add(f"- {outcome.text}", outcome.language)
+    if reading.transferability:
+        add("")
+        add(f"{texts('label_transferability')}{note(reading.transferability.language)}:")
+        add(reading.transferability.text, reading.transferability.language)
+    add("")
+    add(f"{texts('sources')}:")
+    for source in reading.sources:
+        details = [value for value in (source.publisher, source.date) if value]
+        if source.language:
+            details.append(named(source.language))
+        add(f"- {source.title}" + (f" ({comma.join(details)})" if details else "") + f": {source.url}")
+    return "\n".join(rtl_line(text) if text.strip() and is_rtl(lang) else text for text, lang in lines)

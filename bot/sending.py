@@ -1,6 +1,6 @@
-"""Everything that goes out to Telegram: HTML replies split under Telegram's limit (repeated
-when Telegram certainly did not get them, see ``send_message``), notices to every admin,
-"typing…" while the engine works, and answers to button presses.
+"""Everything that goes out to Telegram: HTML replies split under Telegram's limit (through the
+durable outbox, bot/outbox.py, which repeats what Telegram certainly did not get), notices to
+every admin, "typing…" while the engine works, and answers to button presses.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 import httpx
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update
-from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
@@ -24,11 +24,7 @@ from .services import services
 log = logging.getLogger(__name__)
 
 TELEGRAM_LIMIT = 4096
-# Pauses before the second and third attempt of a message Telegram certainly did not get
-# (429s are waited out and retried by PTB's AIORateLimiter before they get here).
-SEND_RETRY_DELAYS = (0.5, 2.0)
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 seconds per chat action
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 async def send_html(
@@ -38,19 +34,21 @@ async def send_html(
     markup: InlineKeyboardMarkup | None = None,
     reply_to: Message | None = None,
 ) -> list[Message]:
-    """Send HTML blocks as few messages as fit Telegram's limit; buttons go on the last one."""
+    """Send HTML blocks as few messages as fit Telegram's limit; buttons go on the last one.
+
+    Each message goes through the durable outbox (bot/outbox.py): stored, then sent, retried
+    later when Telegram did not take it; the list holds the messages Telegram confirmed at once."""
     messages = split_messages([blocks] if isinstance(blocks, str) else blocks)
+    outbox = services(context).outbox
+    quoted = _quote(reply_to)
     sent = []
     for i, text in enumerate(messages):
         last = i == len(messages) - 1
-        message = await send_message(
-            context.bot,
+        message = await outbox.deliver(
             chat_id,
             text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup if last else None,
-            link_preview_options=NO_PREVIEW,
-            reply_parameters=_quote(reply_to) if i == 0 else None,
+            markup if last else None,
+            reply_to=quoted.message_id if quoted is not None and i == 0 else None,
         )
         if message is not None:
             sent.append(message)
@@ -68,7 +66,8 @@ def certainly_not_delivered(error: TelegramError) -> bool:
     Not so for a read timeout: Telegram has the whole request and is slow to answer, and the
     Bot API server finishes a request whose client stopped waiting, so the message usually
     arrives; sending it again would show the official the same answer twice. Client errors
-    (400 bad request, 403 blocked, 429 after the rate limiter's retries) are never repeated.
+    (400 bad request, 403 blocked) are never repeated; a 429 is retried after its retry_after
+    by the outbox itself.
     """
     if isinstance(error, BadRequest) or not isinstance(error, NetworkError):
         return False
@@ -78,48 +77,7 @@ def certainly_not_delivered(error: TelegramError) -> bool:
     return not isinstance(cause, httpx.TimeoutException)
 
 
-async def send_message(bot, chat_id: int, text: str, **kwargs) -> Message | None:
-    """``bot.send_message`` with a bounded retry; None when it timed out after Telegram had it.
-
-    At most ``1 + len(SEND_RETRY_DELAYS)`` attempts, each failure logged once as a warning
-    (without the token: the log filter redacts it). The last failure is raised for the error
-    handler. A read timeout is neither repeated nor raised (see ``certainly_not_delivered``):
-    the answer has most likely arrived, and an apology after it would be wrong too.
-    """
-    attempts = len(SEND_RETRY_DELAYS) + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            return await bot.send_message(chat_id, text, **kwargs)
-        except TimedOut as exc:
-            if not certainly_not_delivered(exc):
-                log.warning(
-                    "sending a message to chat %s timed out after Telegram received it; not sent again, "
-                    "as it has most likely arrived (%s)",
-                    chat_id,
-                    _reason(exc),
-                )
-                return None
-            if attempt == attempts:
-                raise
-            failure = exc
-        except NetworkError as exc:
-            if not certainly_not_delivered(exc) or attempt == attempts:
-                raise
-            failure = exc
-        delay = SEND_RETRY_DELAYS[attempt - 1]
-        log.warning(
-            "sending a message to chat %s failed (%s); attempt %d of %d in %.1f s",
-            chat_id,
-            _reason(failure),
-            attempt + 1,
-            attempts,
-            delay,
-        )
-        await asyncio.sleep(delay)
-    return None  # not reached
-
-
-def _reason(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
     cause = error.__cause__
     detail = f"{type(error).__name__}: {error}"
     return f"{detail}; {type(cause).__name__}" if cause is not None and type(cause).__name__ not in detail else detail

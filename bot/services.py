@@ -18,7 +18,9 @@ from index.engine import Engine
 from index.followup import Memory
 
 from .access import Access
+from .bookkeeping import Incidents
 from .database import BotDatabase
+from .outbox import Outbox
 from .settings import Settings
 
 SERVICES = "services"
@@ -64,6 +66,13 @@ class Services:
     )
     # One change of the knowledge folder + rebuild at a time (publish, remove, reindex).
     knowledge_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Ongoing trouble with our own writes (bot/bookkeeping.py): one admin notice per incident.
+    incidents: Incidents = field(default_factory=Incidents)
+    outbox: Outbox | None = None  # set by build_application, which has the bot it sends with
+    # Another copy polls with this token (409 Conflict): this copy stops (see telegram_app.on_conflict).
+    conflict: bool = False
+    conflict_warned_at: float | None = None
+    stop_polling: object = None  # run_polling's Application.stop_running; tests stop the updater instead
     followups: Memory | None = None  # each chat's last question (index/followup.py); from settings
 
     def __post_init__(self):

@@ -99,6 +99,15 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("PEERBOT_WEBHOOK_SECRET", "webhook_secret")
     )
 
+    # How long the outbox retries a message Telegram has not taken (seconds), across restarts.
+    outbox_max_age: float = Field(
+        3600.0, ge=1, validation_alias=AliasChoices("PEERBOT_OUTBOX_MAX_AGE", "outbox_max_age")
+    )
+    # `peerbot dashboard`: the password every page asks for; required to bind beyond loopback.
+    dashboard_password: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("PEERBOT_DASHBOARD_PASSWORD", "dashboard_password")
+    )
+
     @field_validator("allowed_users", "admins", "coordinators", mode="before")
     @classmethod
     def _split(cls, value):
@@ -134,6 +143,11 @@ class Settings(BaseSettings):
         if not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
             raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)")
         return value
+
+    @field_validator("dashboard_password")
+    @classmethod
+    def _dashboard_password(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
 
     @field_validator("log_level")
     @classmethod

@@ -20,12 +20,13 @@ from index.engine import Answer
 from index.gaps import GapGroup
 from index.knowledge import Practice
 from index.problems import Problem, short, visible
+from index.reading import Part, Reading, read_practice
 from index.search import PracticeRecord
 from index.taxonomy import Taxonomy
 
 from . import callback_data as cb
 from .bidi import RLM, is_rtl, isolate, rtl_line
-from .markup import UI, embedded, esc, keyboard
+from .markup import UI, directed, embedded, esc, keyboard
 from .reply import Card, cards
 from .sending import utf16_length
 from .texts import LANGUAGES, Texts
@@ -146,7 +147,9 @@ def card_html(card: Card, language: str, texts: Texts) -> str:
     return "\n".join(parts)
 
 
-def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, top_k: int, with_feedback: bool):
+def results_view(ui: UI, answer: Answer, question_id: int | None, shown_before: int, top_k: int, with_feedback: bool):
+    """Cards with their buttons; without a question id (the log could not be written) the
+    buttons that refer back to the question (more, feedback, narrow) are left out."""
     results = answer.results[shown_before:]
     language = ui.language
     view = Answer(answer.question, answer.language, answer.confident, results)
@@ -163,7 +166,8 @@ def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, to
         )
     shown = shown_before + len(results)
     last_row = []
-    if len(results) >= top_k and shown < MAX_RESULTS:
+    with_feedback = with_feedback and question_id is not None
+    if question_id is not None and len(results) >= top_k and shown < MAX_RESULTS:
         last_row.append(ui.button("button_more", cb.encode(cb.MORE, question_id, shown)))
     if with_feedback:
         last_row += [
@@ -173,6 +177,7 @@ def results_view(ui: UI, answer: Answer, question_id: int, shown_before: int, to
     rows.append(last_row)
     if with_feedback:
         rows.append([ui.button("button_narrow", cb.encode(cb.NARROW, question_id))])
+        rows.append([ui.button("button_brief", cb.encode(cb.BRIEF_ANSWER, question_id))])
     return blocks, keyboard(rows)
 
 
@@ -194,18 +199,48 @@ def with_new_question_button(ui: UI, markup: InlineKeyboardMarkup | None) -> Inl
 # -- one practice ------------------------------------------------------------------------
 
 
-def sources_blocks(ui: UI, practice: PracticeRecord, titled: bool) -> list[str]:
-    language = ui.language
-    lines = []
-    if titled:
-        lines.append(ui.html("sources_title", title=practice.text("title", language)))
-    else:
-        lines.append(f"<b>{ui.html('sources')}</b>")
-    for source in practice.sources:
+def language_name(ui: UI, code: str | None) -> str:
+    """A language named in the reader's language ("الإنجليزية", not "English" in an Arabic line)."""
+    key = f"language_name_{code}"
+    return ui.plain(key) if code in LANGUAGES else str(code)
+
+
+def in_language(ui: UI, code: str | None) -> str | None:
+    """ "in Slovenian" / "بالسلوفينية" for a source's language; the bare code for one the catalogues lack."""
+    if not code:
+        return None
+    return ui.plain(f"in_language_{code}") if code in LANGUAGES else code
+
+
+def only_in_note(ui: UI, part_language: str) -> str:
+    """ " (only in English)" after a label whose part exists only in its original language, else ""."""
+    if part_language == ui.language:
+        return ""
+    return " <i>" + ui.html("only_in", language=in_language(ui, part_language)) + "</i>"
+
+
+def source_lines(ui: UI, reading: Reading) -> list[str]:
+    """Each source: its title as published (a link), publisher, date and the language it is written in."""
+    language, lines = ui.language, []
+    for source in reading.sources:
         details = ", ".join(value for value in (source.publisher, source.date) if value)
         link = f'<a href="{esc(source.url)}">{esc(embedded(source.title, language))}</a>'
-        lines.append(f"• {link}" + (f" — {esc(embedded(details, language))}" if details else ""))
-    return ["\n".join(lines)]
+        tail = [esc(embedded(details, language))] if details else []
+        said = in_language(ui, source.language)
+        if said:
+            tail.append(esc(said))
+        lines.append(f"• {link}" + (" — " + ("، " if is_rtl(language) else ", ").join(tail) if tail else ""))
+    return lines
+
+
+def sources_blocks(ui: UI, practice: PracticeRecord | Practice, titled: bool) -> list[str]:
+    reading = read_practice(practice, ui.language)
+    lines = []
+    if titled:
+        lines.append(ui.html("sources_title", title=reading.title.text))
+    else:
+        lines.append(f"<b>{ui.html('sources')}</b>")
+    return ["\n".join(lines + source_lines(ui, reading))]
 
 
 def _paragraphs(text: str, limit: int = PARAGRAPH_CHARS) -> list[str]:
@@ -226,66 +261,97 @@ def _paragraphs(text: str, limit: int = PARAGRAPH_CHARS) -> list[str]:
     return pieces
 
 
-def full_practice_blocks(ui: UI, practice: PracticeRecord, taxonomy: Taxonomy) -> list[str]:
-    language, meta = ui.language, practice.meta
+def _text(part: Part | str, language: str) -> str:
+    """Curated text laid out in the direction of the language it is actually in, escaped."""
+    if isinstance(part, Part):
+        part, language = part.text, part.language
+    return esc(directed(part, language))
 
-    def labelled(key: str, value: str) -> str:
-        return f"<b>{ui.html(key)}:</b> {ui.line(value)}"
+
+def full_practice_blocks(ui: UI, practice: PracticeRecord, taxonomy: Taxonomy) -> list[str]:
+    """The whole practice in the reader's language where the file has it (index/reading.py), with
+    a note wherever a part exists only in its original language."""
+    language = ui.language
+    reading = read_practice(practice, language)
+
+    def labelled(key: str, value: str, note: str = "") -> str:
+        return f"<b>{ui.html(key)}:</b>{note} {ui.line(value)}"
 
     head = [
-        f"<b>{ui.line(practice.text('title', language))}</b>",
-        labelled("label_municipality", practice.municipality),
+        f"<b>{ui.line(reading.title.text)}</b>",
+        labelled("label_municipality", reading.municipality),
     ]
-    if meta.period:
-        head.append(labelled("label_period", meta.period))
-    if meta.topics:
-        head.append(labelled("label_topics", ", ".join(taxonomy.label("topics", t, language) for t in meta.topics)))
-    if meta.target_groups:
+    if reading.period:
+        head.append(labelled("label_period", reading.period))
+    if reading.topics:
+        head.append(labelled("label_topics", ", ".join(taxonomy.label("topics", t, language) for t in reading.topics)))
+    if reading.target_groups:
         head.append(
             labelled(
                 "label_target_groups",
-                ", ".join(taxonomy.label("target_groups", t, language) for t in meta.target_groups),
+                ", ".join(taxonomy.label("target_groups", t, language) for t in reading.target_groups),
             )
         )
-    if meta.actors:
-        head.append(labelled("label_actors", ", ".join(meta.actors)))
-    blocks = ["\n".join(head), ui.line(practice.text("summary", language))]
-    body_language = meta.language
-    if body_language != language:
-        name = Texts(language)(f"lang_{body_language}") if body_language in LANGUAGES else body_language
-        blocks.append(f"<i>{ui.html('body_language_note', language=name)}</i>")
-    for heading, text in practice.sections:
-        # The body stays in its own language and direction.
-        pieces = _paragraphs(text)
-        if heading:
-            first = f"<b>{esc(heading)}</b>"
-            blocks.append(first + ("\n" + esc(pieces[0]) if pieces else ""))
+    if reading.actors:
+        head.append(
+            labelled(
+                "label_actors", ", ".join(a.text for a in reading.actors), only_in_note(ui, reading.actors[0].language)
+            )
+        )
+    blocks = ["\n".join(head), _text(reading.summary, language)]
+    if reading.summary.language != language:
+        blocks[-1] += only_in_note(ui, reading.summary.language)
+    if reading.body_language and reading.body_language != language:
+        note = ui.html("body_language_note", language=language_name(ui, reading.body_language))
+        blocks.append(f"<i>{note}</i>")
+    for section in reading.sections:
+        pieces = _paragraphs(section.text)
+        if section.heading:
+            first = f"<b>{_text(section.heading, section.language)}</b>"
+            blocks.append(first + ("\n" + _text(pieces[0], section.language) if pieces else ""))
             pieces = pieces[1:]
-        blocks.extend(esc(piece) for piece in pieces)
-    if meta.outcomes:
-        blocks.append(f"<b>{ui.html('label_outcomes')}</b>\n" + "\n".join(f"• {esc(o)}" for o in meta.outcomes))
-    if meta.transferability:
-        blocks.append(f"<b>{ui.html('label_transferability')}</b>\n{ui.line(meta.text('transferability', language))}")
-    blocks.extend(sources_blocks(ui, practice, titled=False))
+        blocks.extend(_text(piece, section.language) for piece in pieces)
+    if reading.outcomes:
+        blocks.append(
+            f"<b>{ui.html('label_outcomes')}</b>{only_in_note(ui, reading.outcomes[0].language)}\n"
+            + "\n".join(f"• {_text(o, language)}" for o in reading.outcomes)
+        )
+    if reading.transferability:
+        blocks.append(
+            f"<b>{ui.html('label_transferability')}</b>{only_in_note(ui, reading.transferability.language)}\n"
+            + _text(reading.transferability, language)
+        )
+    blocks.append("\n".join([f"<b>{ui.html('sources')}</b>", *source_lines(ui, reading)]))
     return blocks
+
+
+def practice_keyboard(ui: UI, practice: PracticeRecord) -> InlineKeyboardMarkup | None:
+    """Under a full practice: its briefing PDF in the reader's language."""
+    return keyboard([[ui.button("button_brief", cb.encode(cb.BRIEF_PRACTICE, cb.digest(practice.id), ui.language))]])
+
+
+def briefing_file_name(made_on) -> str:
+    return f"peerbot-briefing-{made_on.isoformat()}.pdf"
 
 
 # -- knowledge uploads and their failures ------------------------------------------------
 
 
 def preview_blocks(ui: UI, practice: Practice, taxonomy: Taxonomy) -> list[str]:
-    """Title, municipality, summary, topics and sources, as officials will see them."""
+    """Title, municipality, summary, topics and sources, as officials will see them, and whether
+    the body will reach them in their language (index/reading.py chooses, as for officials)."""
     language, meta = ui.language, practice.meta
+    reading = read_practice(practice, language)
     lines = [
-        f"<b>{ui.line(practice.text('title', language))}</b> — {esc(embedded(meta.municipality, language))}",
-        ui.line(practice.text("summary", language)),
+        f"<b>{ui.line(reading.title.text)}</b> — {esc(embedded(meta.municipality, language))}",
+        _text(reading.summary, language) + only_in_note(ui, reading.summary.language),
         f"<b>{ui.html('label_topics')}:</b> "
         + ui.line(", ".join(taxonomy.label("topics", t, language) for t in meta.topics)),
-        f"<b>{ui.html('sources')}:</b>",
     ]
-    for source in meta.sources:
-        lines.append(f'• <a href="{esc(source.url)}">{esc(embedded(source.title, language))}</a>')
-    return ["\n".join(lines)]
+    if reading.body_language and reading.body_language != language:
+        lines.append("<i>" + ui.html("body_language_note", language=language_name(ui, reading.body_language)) + "</i>")
+    lines.append(f"<b>{ui.html('sources')}:</b>")
+    return ["\n".join(lines + source_lines(ui, reading))]
 
 
 DIFF_VALUE_CHARS = 80

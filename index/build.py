@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import diskspace, store
 from .embedding import Embedder
-from .errors import BuildBusy, IndexCorrupt, KnowledgeInvalid
+from .errors import BuildBusy, DiskFull, IndexCorrupt, KnowledgeInvalid
 from .knowledge import KnowledgeBase, load_knowledge
 from .lexical import LexicalIndex
 from .passages import Passage, practice_passages
@@ -71,11 +71,11 @@ def files_fingerprint(knowledge_dir: Path, model_id: str) -> str:
     """What the index was built from, without parsing it: the practice files' bytes, the taxonomy,
     the code that turns files into passages, and the model. Parsing every file (pure-Python YAML)
     is about 0.9 s of a 2 s `peerbot ask`; reading and hashing them is about 10 ms."""
-    from . import knowledge, language, passages, safe_yaml, taxonomy
+    from . import knowledge, language, passages, safe_yaml, taxonomy, translations
 
     folder = Path(knowledge_dir)
     digest = hashlib.sha256(model_id.encode())
-    for module in (knowledge, passages, taxonomy, language, safe_yaml):
+    for module in (knowledge, passages, taxonomy, language, safe_yaml, translations):
         digest.update(Path(module.__file__).read_bytes())
     for path in [folder / "taxonomy.yaml", *knowledge.practice_files(folder)]:
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
@@ -128,6 +128,12 @@ def build_index(
                 model_id=embedder.model_id,
             )
 
+        # Before minutes of embedding, not after: a full disk is refused with what it needs.
+        diskspace.ensure_free(
+            store.index_root(data_dir),
+            diskspace.generation_estimate(len(passages), embedder.dimension, live),
+            "a new index generation",
+        )
         reusable = store.reusable_vectors(live, embedder.model_id) if not force else {}
         engines = store.vector_engines(live, embedder.model_id) if reusable else {}
         vectors, embedded = _embed(passages, reusable, embedder, progress, engines)
@@ -151,8 +157,13 @@ def build_index(
             _verify(building, len(passages), embedder.dimension)
             store.fsync_tree(building)
             building.rename(generation)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(building, ignore_errors=True)  # a killed process leaves it to the next build
+            if diskspace.ran_out(exc):  # the estimate was short: one line, not a traceback
+                raise DiskFull(
+                    f"the disk holding {building.parent} filled up while the new index generation was written "
+                    f"({exc}); the live index is unchanged: free some space there, then try again"
+                ) from None
             raise
         store.publish(data_dir, generation)
     return BuildReport(
@@ -263,6 +274,9 @@ def _write_generation(
                     "level": p.meta.level,
                     "meta": store.dumps(p.meta.model_dump(mode="json")),
                     "sections": store.dumps([[s.heading, s.text] for s in p.sections]),
+                    "translations": store.dumps(
+                        {lang: [[s.heading, s.text] for s in parts] for lang, parts in p.translations.items()}
+                    ),
                 }
                 for p in kb.practices
             )

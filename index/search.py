@@ -84,6 +84,7 @@ class PracticeRecord:
     meta: FrontMatter
     sections: list[tuple[str, str]]
     path: str
+    translations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # language -> translated sections
 
     def text(self, field_name: str, language: str) -> str:
         return self.meta.text(field_name, language)
@@ -254,6 +255,11 @@ class SearchIndex:
                         FrontMatter.model_validate_json(row["meta"]),
                         [tuple(s) for s in json.loads(row["sections"])],
                         row["path"],
+                        # A generation written before migration 3 has no such column: no translations.
+                        {
+                            lang: [tuple(s) for s in parts]
+                            for lang, parts in json.loads(row.get("translations") or "{}").items()
+                        },
                     )
                     for row in db["practices"].rows
                 }

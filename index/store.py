@@ -73,6 +73,13 @@ def m002_vector_engine(db: sqlite_utils.Database) -> None:
     db["vectors"].add_column("engine", str)
 
 
+@migrations()
+def m003_translations(db: sqlite_utils.Database) -> None:
+    # Translated bodies (docs/knowledge-format.md, "Translations"): {language: [[heading, text], ...]},
+    # served beside the original "sections" so the bot can show a practice in the reader's language.
+    db["practices"].add_column("translations", str)
+
+
 def index_root(data_dir: Path) -> Path:
     return Path(data_dir) / INDEX_DIR
 

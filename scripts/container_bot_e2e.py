@@ -66,7 +66,7 @@ def main() -> int:
             emulator.send_text(OFFICIAL, "/start", first_name="Amal", language_code="en")
             [welcome] = emulator.wait_for_messages(OFFICIAL, 1, timeout=300)
             report(
-                welcome.text.startswith("Hello, Amal!"),
+                welcome.text.startswith("Hello, \u2068Amal\u2069!"),  # a user's name is isolated
                 "bot in the image answers /start",
                 f"{time.monotonic() - started:.0f} s after start",
             )
@@ -107,19 +107,34 @@ def main() -> int:
 
 def dashboard_check(in_image) -> None:
     """compose.yaml's dashboard command on the database the bot just wrote, and its healthcheck."""
+    import base64
     import json
     import urllib.request
 
     port = 8001
     log = open("/dev/null", "wb")
-    dashboard = in_image("peerbot", "dashboard", "--host", "0.0.0.0", "--port", str(port), stdout=log, stderr=log)
+    password = "container-check-dashboard-password"  # compose.yaml passes PEERBOT_DASHBOARD_PASSWORD from .env
+    dashboard = in_image(
+        "peerbot",
+        "dashboard",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        extra=(f"PEERBOT_DASHBOARD_PASSWORD={password}",),
+        stdout=log,
+        stderr=log,
+    )
+    login = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/peerbot/questions_per_day.json?_shape=array", timeout=5
-                ) as response:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/peerbot/questions_per_day.json?_shape=array",
+                    headers={"Authorization": login},
+                )
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - a fixed http URL
                     rows = json.load(response)
                 break
             except OSError:
@@ -134,7 +149,7 @@ def dashboard_check(in_image) -> None:
         probe = in_image(
             "python",
             "-c",
-            f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/-/versions.json', timeout=5)",
+            f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/-/healthz', timeout=5)",
         )
         report(probe.wait(timeout=60) == 0, "compose.yaml's dashboard healthcheck command")
     finally:

@@ -33,6 +33,11 @@ RANKING = HASH_RANKING
 RLM, FSI, PDI = "\u200f", "\u2068", "\u2069"
 
 
+def iso(value: object) -> str:
+    """A user-supplied value as every language's texts show it: isolated (bot/markup.py user_value)."""
+    return f"{FSI}{value}{PDI}"
+
+
 @pytest.fixture
 def emulator():
     with TelegramEmulator(token=TOKEN, bot_username=BOT_USERNAME) as server:
@@ -107,10 +112,16 @@ class Bot:
     engine: Engine
     settings: Settings
     _answers_seen: int = field(default=0)
+    _stopped: bool = field(default=False)
 
     async def stop(self) -> None:
+        """As run_polling stops; a second call (a test that restarted the bot, then teardown) does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         app = self.application
-        await app.updater.stop()
+        if app.updater.running:  # not after a 409 Conflict, which stops it
+            await app.updater.stop()
         await app.stop()
         await app.shutdown()
         await app.post_shutdown(app)

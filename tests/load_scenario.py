@@ -84,16 +84,24 @@ class Outcome:
     )  # per user: from their first question to the bot's last reply to them
 
 
-async def drive(emulator, plan: Plan, burst: int = 50, pause: float = 0.2, timeout: float = 120.0) -> Outcome:
-    """Send the plan in bursts (without waiting for answers), then wait for every expected reply."""
+async def drive(
+    emulator, plan: Plan, burst: int = 50, pause: float = 0.2, timeout: float = 120.0, on_burst=None
+) -> Outcome:
+    """Send the plan in bursts (without waiting for answers), then wait for every expected reply.
+
+    ``on_burst(number, bursts)``, when given, is awaited after each burst is sent: the place to
+    inject Telegram faults or restart the bot while questions are in flight."""
     before = {user: len(emulator.sent_messages(user)) for user in plan.users}
     expected = {user: answers + int(warned) for user in plan.users for answers, warned in [plan.expected(user)]}
     started = time.perf_counter()
     first_sent: dict[int, float] = {}
-    for start in range(0, len(plan.sends), burst):
+    bursts = (len(plan.sends) + burst - 1) // burst
+    for number, start in enumerate(range(0, len(plan.sends), burst)):
         for user, question in plan.sends[start : start + burst]:
             first_sent.setdefault(user, time.perf_counter())
             emulator.send_text(user, question, first_name=f"Official {user}")
+        if on_burst is not None:
+            await on_burst(number, bursts)
         await asyncio.sleep(pause)
 
     finished: dict[int, float] = {}

@@ -59,6 +59,8 @@ NEEDS = {
     cb.NEW_QUESTION: "official",
     cb.ASK_TEAM: "official",
     cb.DRAFT: "coordinator",
+    cb.BRIEF_ANSWER: "official",
+    cb.BRIEF_PRACTICE: "official",
 }
 RANK = {"anyone": 0, "official": 1, "coordinator": 2, "admin": 3}
 EXAMPLES = {  # one well-formed press of each kind
@@ -79,6 +81,8 @@ EXAMPLES = {  # one well-formed press of each kind
     cb.NEW_QUESTION: "nq",
     cb.ASK_TEAM: "tq:1",
     cb.DRAFT: "dr:1",
+    cb.BRIEF_ANSWER: "bq:1",
+    cb.BRIEF_PRACTICE: "bp:0123456789ab:en",
 }
 USERS = {STRANGER: "anyone", PENDING: "anyone", DENIED: "anyone", OFFICIAL: "official", COORDINATOR: "coordinator"}
 
@@ -155,6 +159,8 @@ async def example_data(bot) -> dict[str, str]:
         cb.NEW_QUESTION: cb.encode(cb.NEW_QUESTION),
         cb.ASK_TEAM: cb.encode(cb.ASK_TEAM, question),
         cb.DRAFT: cb.encode(cb.DRAFT, 1),
+        cb.BRIEF_ANSWER: cb.encode(cb.BRIEF_ANSWER, question),
+        cb.BRIEF_PRACTICE: cb.encode(cb.BRIEF_PRACTICE, practice, "en"),
     }
     assert set(data) == set(NEEDS)
     return data
@@ -248,6 +254,7 @@ async def test_people_without_access_never_see_knowledge(bot):
             "/help",
             "/topics",
             "/language",
+            "/brief",
             "/gaps",
         ):
             await bot.say(user, text)

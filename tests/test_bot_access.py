@@ -15,6 +15,7 @@ from tests.bot_harness import (
     STRANGER,
     button,
     buttons,
+    iso,
     make_settings,
     start_bot,
 )
@@ -33,7 +34,7 @@ async def test_unknown_user_is_refused_politely_and_can_request_access(bot):
     _answer, [sent] = await bot.press(STRANGER, refusal, "ra:en", count=1, first_name="Zaid")
     assert sent.text == EN("access_requested")
     [request] = await bot.emulator.wait_for_messages_async(ADMIN)
-    assert request.text == EN("access_request_admin", name="Zaid", username="", user_id=STRANGER, language="en")
+    assert request.text == EN("access_request_admin", name=iso("Zaid"), username="", user_id=STRANGER, language="en")
     assert buttons(request) == [f"ap:{STRANGER}", f"dn:{STRANGER}"]
     assert bot.database.user_status(STRANGER) == "pending"
 
@@ -57,7 +58,7 @@ async def test_approval_lets_the_user_in_and_survives_a_restart(emulator, settin
     assert welcome.text == RLM + AR("access_granted").replace("/start", "/\u2068start\u2069")
     [edited] = emulator.sent_messages(ADMIN)
     assert edited.text == EN(
-        "access_decided_admin", name="Tester", user_id=STRANGER, decision="approved", admin="Tester"
+        "access_decided_admin", name=iso("Tester"), user_id=STRANGER, decision="approved", admin=iso("Tester")
     )
     assert buttons(edited) == []
     [reply] = await first.say(STRANGER, QUESTION)

@@ -16,6 +16,7 @@ from tests.bot_harness import (
     RLM,
     bold,
     button,
+    iso,
 )
 
 EN, AR = Texts("en"), Texts("ar")
@@ -132,7 +133,7 @@ async def test_remove_refuses_bad_ids_and_puts_the_file_back_on_failure(bot, kno
     assert usage.text == EN("remove_usage")
     for bad in ("no-such-practice", "../../etc/passwd", "x.md"):
         [reply] = await bot.say(ADMIN, f"/remove {bad}")
-        assert reply.text == EN("remove_not_found", id=bad)
+        assert reply.text == EN("remove_not_found", id=iso(bad))
     (knowledge / "practices" / "broken.md").write_text("no front matter")
     [failed] = await bot.say(ADMIN, f"/remove {KOCEVJE}")
     assert failed.text.startswith(EN("remove_failed", id=KOCEVJE))

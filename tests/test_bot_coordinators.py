@@ -19,6 +19,7 @@ from tests.bot_harness import (
     bold,
     button,
     buttons,
+    iso,
     links,
 )
 
@@ -106,12 +107,12 @@ async def test_a_new_file_is_deleted_again_when_the_rebuild_fails(bot, knowledge
 async def test_not_markdown_too_big_and_unsafe_names_are_refused_before_download(bot, knowledge, data_dir):
     snapshot = folder_snapshot(knowledge)
     cases = [
-        ("notes.txt", b"hello", EN("upload_not_markdown", name="notes.txt")),
-        ("report.pdf", b"%PDF-1.4", EN("upload_not_markdown", name="report.pdf")),
-        ("../../x.md", NEW_PRACTICE.encode(), EN("upload_unsafe_name", name="../../x.md")),
-        ("Hello World.md", NEW_PRACTICE.encode(), EN("upload_unsafe_name", name="Hello World.md")),
-        ("UPPER.md", NEW_PRACTICE.encode(), EN("upload_unsafe_name", name="UPPER.md")),
-        (".hidden.md", NEW_PRACTICE.encode(), EN("upload_unsafe_name", name=".hidden.md")),
+        ("notes.txt", b"hello", EN("upload_not_markdown", name=iso("notes.txt"))),
+        ("report.pdf", b"%PDF-1.4", EN("upload_not_markdown", name=iso("report.pdf"))),
+        ("../../x.md", NEW_PRACTICE.encode(), EN("upload_unsafe_name", name=iso("../../x.md"))),
+        ("Hello World.md", NEW_PRACTICE.encode(), EN("upload_unsafe_name", name=iso("Hello World.md"))),
+        ("UPPER.md", NEW_PRACTICE.encode(), EN("upload_unsafe_name", name=iso("UPPER.md"))),
+        (".hidden.md", NEW_PRACTICE.encode(), EN("upload_unsafe_name", name=iso(".hidden.md"))),
         ("big-file.md", b"x" * (MAX_FILE_BYTES + 1), EN("upload_too_big", size=257, limit=256)),
     ]
     for name, content, expected in cases:
@@ -135,7 +136,7 @@ async def test_invalid_files_list_their_problems(bot, knowledge):
         "topics: [volunteering, vulnerable-groups]", "topics: [beekeeping]"
     )
     [reply] = await bot.send_document(COORDINATOR, NEW_NAME, invalid.encode())
-    assert reply.text.startswith(EN("upload_problems", name=NEW_NAME, count=2))
+    assert reply.text.startswith(EN("upload_problems", name=iso(NEW_NAME), count=2))
     assert f"{NEW_NAME}: municipality: required field is missing" in reply.text
     assert f"{NEW_NAME}: topics[0]: unknown key 'beekeeping'" in reply.text
     assert buttons(reply) == []
@@ -146,7 +147,7 @@ async def test_invalid_files_list_their_problems(bot, knowledge):
         b"\xff\xfe bad utf-8",
     ):
         [reply] = await bot.send_document(COORDINATOR, "some-practice.md", content)
-        assert reply.text.startswith("“some-practice.md” has 1 problem(s)"), reply.text
+        assert reply.text.startswith(f"“{iso('some-practice.md')}” has 1 problem(s)"), reply.text
     [mismatch] = await bot.send_document(COORDINATOR, "other-name.md", NEW_PRACTICE.encode())
     assert f"does not match the file name (rename the file to {NEW_ID}.md" in mismatch.text
     assert folder_snapshot(knowledge) == snapshot
@@ -183,7 +184,7 @@ async def test_cancel_and_double_press(bot, knowledge):
     assert answer["text"] == cancelled.text == EN("upload_cancelled")
     bot.emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = preview.reply_markup.to_dict()
     answer, _ = await bot.press(COORDINATOR, preview, publish)
-    assert answer["text"] == EN("upload_not_pending")
+    assert answer["text"] == EN("upload_state_cancelled")  # what is true of it
     assert not (knowledge / "practices" / NEW_NAME).exists()
 
     [preview] = await bot.send_document(COORDINATOR, NEW_NAME, NEW_PRACTICE.encode())
@@ -191,7 +192,7 @@ async def test_cancel_and_double_press(bot, knowledge):
     await bot.press(COORDINATOR, preview, publish, count=2)
     bot.emulator._messages[(COORDINATOR, preview.message_id)]["reply_markup"] = preview.reply_markup.to_dict()
     answer, _ = await bot.press(COORDINATOR, preview, publish)
-    assert answer["text"] == EN("upload_not_pending")
+    assert answer["text"] == EN("upload_state_published")
 
 
 async def test_admins_may_publish_and_previews_follow_the_language(bot, knowledge):

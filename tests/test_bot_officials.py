@@ -44,7 +44,7 @@ def first_line(text: str) -> str:
 
 async def test_start_welcomes_explains_and_offers_languages(bot):
     [reply] = await bot.say(OFFICIAL, "/start", first_name="Alma <& Co>")
-    assert reply.text.startswith("Hello, Alma <& Co>! I am peerbot.")  # escaped, shown literally
+    assert reply.text.startswith(f"Hello, {FSI}Alma <& Co>{PDI}! I am peerbot.")  # escaped, shown literally
     assert "/topics" in reply.text and "/language" in reply.text
     assert buttons(reply) == ["l:en", "l:ar", "l:sl"]
     assert [b.text for row in reply.reply_markup.inline_keyboard for b in row] == ["English", "العربية", "Slovenščina"]
@@ -53,7 +53,7 @@ async def test_start_welcomes_explains_and_offers_languages(bot):
         for c in bot.emulator.calls_of("setMyCommands")
         if not c.get("scope")  # the default scope; per-role menus: tests/test_command_menus.py
     }
-    assert menus[None] == menus["ar"] == ["start", "help", "language", "topics", "new"]
+    assert menus[None] == menus["ar"] == ["start", "help", "language", "topics", "brief", "new"]
 
 
 async def test_start_in_arabic_for_an_arabic_telegram_client(bot):
@@ -95,7 +95,13 @@ async def test_english_question_gets_cards_with_sources_and_buttons(bot):
     data = buttons(reply)
     assert sum(d.startswith("p:") for d in data) == sum(d.startswith("s:") for d in data) == 3
     question_id = bot.database.question(1).id
-    assert data[-4:] == [f"m:{question_id}:3", f"fb:{question_id}:u", f"fb:{question_id}:d", f"n:{question_id}"]
+    assert data[-5:] == [
+        f"m:{question_id}:3",
+        f"fb:{question_id}:u",
+        f"fb:{question_id}:d",
+        f"n:{question_id}",
+        f"bq:{question_id}",
+    ]
     assert all(len(d.encode()) <= 64 for d in data)
     # "typing…" was shown before the answer
     calls = [name for name, _ in bot.emulator.calls if name in ("sendChatAction", "sendMessage")]
@@ -197,8 +203,12 @@ async def test_full_practice_in_arabic_says_the_body_is_english(bot):
     [reply] = await bot.say(ARAB_OFFICIAL, RENT_AR)
     _, [full] = await bot.press(ARAB_OFFICIAL, reply, button(reply, "p:"), count=1)
     assert bold(full)[0] == RLM + HRASTNIK_TITLE_AR
-    assert RLM + AR("body_language_note", language="English").replace("English", FSI + "English" + PDI) in full.text
+    # The original language is named in Arabic, not "English" inside an Arabic sentence.
+    assert RLM + AR("body_language_note", language=FSI + "الإنجليزية" + PDI) in full.text
+    assert "English" not in full.text
     assert "What was done" in full.text  # the body keeps its own language
+    assert f"{AR('label_outcomes')} {RLM}({FSI}{AR('in_language_en')}{PDI} فقط)" in full.text
+    assert full.text.endswith(f"— {FSI}Savus, 2020{PDI}، {AR('in_language_sl')}")  # the source's language, in Arabic
 
 
 async def test_feedback_is_recorded_and_can_be_changed(bot):
@@ -264,6 +274,19 @@ async def test_stickers_photos_and_other_media_get_a_hint(bot):
     assert reply.text == EN("unsupported_message")
 
 
+async def test_a_voice_note_gets_a_request_to_type_in_the_senders_language(bot):
+    before = len(bot.messages(ARAB_OFFICIAL))
+    bot.emulator.send_voice(ARAB_OFFICIAL, language_code="ar")
+    [reply] = await bot.expect(ARAB_OFFICIAL, before)
+    assert reply.text == RLM + AR("voice_not_supported")
+    assert "كتابة سؤالك" in reply.text
+    before = len(bot.messages(OFFICIAL))
+    bot.emulator.send_voice(OFFICIAL)
+    [reply] = await bot.expect(OFFICIAL, before)
+    assert reply.text == EN("voice_not_supported")
+    assert bot.database.question(1) is None  # nothing was asked
+
+
 async def test_empty_and_blank_messages(bot):
     [reply] = await bot.say(OFFICIAL, "   \n  ")
     assert reply.text == EN("question_empty")
@@ -276,7 +299,7 @@ async def test_a_5000_character_message_is_refused_politely(bot):
     [reply] = await bot.say(OFFICIAL, "help " * 1000)
     assert reply.text == EN("question_too_long", length=4999, limit=1000)
     [reply] = await bot.say(ARAB_OFFICIAL, "مساعدة " * 800)
-    assert reply.text.startswith(RLM + "طول رسالتك")
+    assert reply.text.startswith(RLM + "رسالتك طويلة")
 
 
 async def test_unknown_command(bot):

@@ -22,6 +22,7 @@ from tests.bot_harness import (
     bold,
     bot_process_env,
     button,
+    iso,
     start_bot,
 )
 
@@ -46,7 +47,7 @@ def test_peerbot_run_answers_over_http_and_logs_no_token(emulator, knowledge, da
         try:
             emulator.send_text(OFFICIAL, "/start")
             [welcome] = emulator.wait_for_messages(OFFICIAL, timeout=30)  # the index is built at start
-            assert welcome.text.startswith("Hello, Tester! I am peerbot.")
+            assert welcome.text.startswith(f"Hello, {iso('Tester')}! I am peerbot.")
             emulator.send_text(OFFICIAL, "rent exemption for business premises")
             reply = emulator.wait_for_messages(OFFICIAL, 2)[1]
             assert bold(reply)[0] == "1. Rent exemption for businesses in municipal premises"
@@ -74,7 +75,7 @@ def test_peerbot_run_answers_over_http_and_logs_no_token(emulator, knowledge, da
         assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
         assert db.execute("select count(*) from questions").fetchone()[0] == 2
         applied = {row[0] for row in db.execute("select name from _sqlite_migrations")}
-        assert {"m001_initial", "m003_team_questions_and_audit"} <= applied
+        assert {"m001_initial", "m002_outbox", "m003_team_questions_and_audit"} <= applied
         assert not migrations.pending(sqlite_utils.Database(db))  # every migration the bot defines
     finally:
         db.close()

@@ -27,7 +27,7 @@ def test_first_build_embeds_everything_and_records_metadata(
     assert meta["model_id"] == "test-hash:64" and meta["dimension"] == "64" and meta["practices"] == "6"
     assert {row["model_id"] for row in db["vectors"].rows} == {"test-hash:64"}
     assert db["sources"].count == 6 and db["passages"].count == report.passages
-    assert [m.name for m in store.migrations.applied(db)] == ["m001_initial", "m002_vector_engine"]
+    assert [m.name for m in store.migrations.applied(db)] == ["m001_initial", "m002_vector_engine", "m003_translations"]
     assert {row["engine"] for row in db["vectors"].rows} == {"test-hash"} and meta["query_engine"] == "test-hash"
     db.close()
 

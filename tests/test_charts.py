@@ -82,3 +82,28 @@ async def test_no_questions_no_chart(bot, emulator):
     await bot.settle()
     assert text.text == "No questions yet."
     assert emulator.sent_files(ADMIN) == []
+
+
+def test_arabic_chart_is_shaped_by_matplotlib_with_every_glyph_in_the_font():
+    """matplotlib >= 3.11 lays text out with libraqm; DejaVu Sans has the Arabic glyphs (docs/stats-ar.png)."""
+    import warnings
+
+    import matplotlib.ft2font
+
+    assert matplotlib.ft2font.__libraqm_version__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph ... missing from font(s)" would fail here
+        arabic = stats_chart(STATS, today=date(2026, 11, 26), language="ar")
+    english = stats_chart(STATS, today=date(2026, 11, 26), language="en")
+    assert decode(arabic).shape == decode(english).shape
+    assert (decode(arabic) != decode(english)).any(axis=2).mean() > 0.005  # the labels are another text
+
+
+async def test_stats_chart_in_the_admins_language(bot, emulator):
+    await bot.say(ARAB_OFFICIAL, "إعفاء الشركات من إيجار المباني البلدية")
+    bot.database.set_language(ADMIN, "ar")
+    await bot.say(ADMIN, "/stats", count=2)
+    [sent] = await emulator.wait_for_files_async(ADMIN)
+    data = bot.database.stats(14)
+    # The same data drawn in Arabic (rendering is deterministic), not in English.
+    assert sent.content == stats_chart(data, 14, None, "ar") != stats_chart(data, 14, None, "en")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.texts import Texts
 from tests.bot_harness import ADMIN, COORDINATOR, OFFICIAL, make_settings, start_bot
 
-PUBLIC = ["start", "help", "language", "topics", "new"]
+PUBLIC = ["start", "help", "language", "topics", "brief", "new"]
 COORDINATOR_MENU = [*PUBLIC, "template", "edit"]
 ADMIN_MENU = [*COORDINATOR_MENU, "status", "gaps", "stats", "reindex", "remove"]
 

@@ -51,8 +51,9 @@ def test_a_good_installation_passes_every_check(indexed, telegram, monkeypatch, 
     result = doctor()
     checks = lines(result.output)
     assert result.exit_code == 0, result.output
-    assert list(checks) == ["settings", "data", "knowledge", "model", "index", "database", "telegram"]
+    assert list(checks) == ["settings", "data", "knowledge", "model", "index", "database", "briefing", "telegram"]
     assert all(line.startswith("ok") for line in checks.values()), result.output
+    assert "DejaVuSans.ttf" in checks["briefing"]
     assert "6 practice(s)" in checks["knowledge"]
     assert "matches the knowledge folder (6 practices" in checks["index"]
     from bot.database import migrations
@@ -242,5 +243,16 @@ def test_a_plain_http_webhook_url_fails_with_the_real_telegram(indexed, monkeypa
     assert lines(result.output)["webhook"] == (
         "FAIL  webhook   http://bot.example.org/peerbot is not HTTPS: Telegram delivers only to https:// URLs"
         " -> put an HTTPS reverse proxy in front of the bot and give its URL"
+    )
+    assert result.exit_code == 1
+
+
+def test_a_missing_briefing_font_fails_with_the_fix(indexed, monkeypatch, tmp_path: Path):
+    import matplotlib
+
+    monkeypatch.setattr(matplotlib, "get_data_path", lambda: str(tmp_path))
+    result = doctor()
+    assert lines(result.output)["briefing"] == (
+        f"FAIL  briefing  the font {tmp_path}/fonts/ttf/DejaVuSans.ttf is missing, so no briefing can be made (it ships with matplotlib: reinstall it with `pip install --force-reinstall matplotlib`) -> reinstall peerbot's dependencies: pip install -e ."
     )
     assert result.exit_code == 1

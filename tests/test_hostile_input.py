@@ -19,6 +19,7 @@ from tests.bot_harness import (
     bold,
     button,
     buttons,
+    iso,
     links,
     make_settings,
     start_bot,
@@ -241,7 +242,7 @@ async def test_hostile_uploads_are_refused_with_the_problem_and_nothing_is_writt
             assert reply.text == EN("upload_too_big", size=302, limit=256), case
             continue
         count = reply.text.count("\n• ")
-        assert reply.text.startswith(EN("upload_problems", name=NAME, count=count) + "\n"), (case, reply.text)
+        assert reply.text.startswith(EN("upload_problems", name=iso(NAME), count=count) + "\n"), (case, reply.text)
         assert message.replace(f"{knowledge}/", "") in reply.text, (case, reply.text)
         assert buttons(reply) == [] and not any(b.startswith("pub:") for m in more for b in buttons(m)), case
     await bot.settle()

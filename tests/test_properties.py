@@ -295,14 +295,22 @@ def test_what_the_splitter_used_to_get_wrong():
 
 
 @pytest.fixture(scope="module")
-def sender():
+def sender(tmp_path_factory):
+    from bot.bookkeeping import Incidents
+    from bot.database import BotDatabase
+    from bot.outbox import Outbox
+    from bot.services import SERVICES
+
     with TelegramEmulator(token="42:AAsend-path-property-test-token-xyz") as emulator:
         loop = asyncio.new_event_loop()
         bot = telegram.Bot(
             emulator.token, base_url=f"{emulator.base_url}/bot", base_file_url=f"{emulator.base_url}/file/bot"
         )
         loop.run_until_complete(bot.initialize())
-        yield emulator, loop, SimpleNamespace(bot=bot)
+        database = BotDatabase.in_data_dir(tmp_path_factory.mktemp("send-path"))
+        outbox = Outbox(bot, database, Incidents(), max_age=60)  # the real send path: stored, then sent
+        yield emulator, loop, SimpleNamespace(bot=bot, bot_data={SERVICES: SimpleNamespace(outbox=outbox)})
+        database.close()
         loop.run_until_complete(bot.shutdown())
         loop.close()
     assert not emulator.server_errors
@@ -363,6 +371,8 @@ ARGS = {
     cb.ASK_TEAM: st.tuples(NUMBER),
     cb.DRAFT: st.tuples(NUMBER),
     **({cb.NARROW: st.tuples(NUMBER), cb.NARROW_TOPIC: st.tuples(NUMBER, KEY)} if hasattr(cb, "NARROW") else {}),
+    cb.BRIEF_ANSWER: st.tuples(NUMBER),
+    cb.BRIEF_PRACTICE: st.tuples(DIGEST, LANG),
     cb.NEW_QUESTION: st.tuples(),
 }
 

@@ -88,7 +88,7 @@ def test_webhook_mode_answers_posted_updates_and_rejects_a_wrong_secret(emulator
         assert _deliver(emulator, forged, secret="not-the-secret") == 403
         assert _deliver(emulator, forged, secret=None) == 200  # the emulator sends the real secret
         [welcome] = emulator.wait_for_messages(OFFICIAL, 1, timeout=10)
-        assert welcome.text.startswith("Hello, Tester! I am peerbot.")
+        assert welcome.text.startswith("Hello, \u2068Tester\u2069! I am peerbot.")  # the name isolated
 
         question = emulator.send_text(OFFICIAL, "rent exemption for business premises")
         assert emulator.pending_update_ids() == [question]  # webhook mode: nothing pulls it

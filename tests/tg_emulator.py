@@ -433,6 +433,7 @@ class TelegramEmulator:
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1)
         self._updates: list[dict] = []
+        self._history: dict[int, dict] = {}  # every update ever queued, for redeliver()
         self._next_update_id = 1000
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
@@ -939,8 +940,10 @@ class TelegramEmulator:
 
     # --- test side: what a user does
 
-    def _user(self, user_id: int, first_name: str, language_code: str | None) -> dict:
+    def _user(self, user_id: int, first_name: str, language_code: str | None, username: str | None = None) -> dict:
         user = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if username:
+            user["username"] = username
         return {**user, "language_code": language_code} if language_code else user
 
     def _user_message(self, user: dict, chat_type: str, chat_id: int | None, content: dict) -> int:
@@ -959,6 +962,7 @@ class TelegramEmulator:
             update_id = self._next_update_id
             self._next_update_id += 1
             update = _ptb(telegram.Update, {"update_id": update_id, kind: payload})
+            self._history[update_id] = update
             # Like Telegram, skip kinds the bot did not ask for in allowed_updates.
             if not self._allowed_updates or kind in self._allowed_updates:
                 self._updates.append(update)
@@ -1030,6 +1034,27 @@ class TelegramEmulator:
             {"photo": self._photo(stored, width, height), "caption": caption},
         )
 
+    def send_voice(
+        self,
+        user_id: int,
+        content: bytes = b"OggS\0voice",
+        duration: int = 4,
+        chat_type: str = "private",
+        first_name: str = "Tester",
+        language_code: str | None = None,
+    ) -> int:
+        """A voice note, as Telegram delivers one (Opus in Ogg)."""
+        with self._cond:
+            stored = self._store_file(content, "voice", "voice.ogg", "audio/ogg")
+        voice = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(stored.content),
+        }
+        return self._user_message(self._user(user_id, first_name, language_code), chat_type, None, {"voice": voice})
+
     def send_sticker(
         self,
         user_id: int,
@@ -1054,7 +1079,13 @@ class TelegramEmulator:
         return self._user_message(self._user(user_id, first_name, language_code), chat_type, None, {"sticker": sticker})
 
     def press_button(
-        self, user_id: int, message_id: int, callback_data: str, chat_id: int | None = None, first_name: str = "Tester"
+        self,
+        user_id: int,
+        message_id: int,
+        callback_data: str,
+        chat_id: int | None = None,
+        first_name: str = "Tester",
+        username: str | None = None,
     ) -> int:
         """A user presses an inline button the bot attached to a message. -> update_id"""
         chat_id = user_id if chat_id is None else chat_id
@@ -1071,12 +1102,38 @@ class TelegramEmulator:
                 "callback_query",
                 {
                     "id": query_id,
-                    "from": self._user(user_id, first_name, None),
+                    "from": self._user(user_id, first_name, None, username),
                     "chat_instance": str(10**12 + abs(chat_id)),
                     "data": callback_data,
                     "message": message,
                 },
             )
+
+    def press_without_data(
+        self, user_id: int, message_id: int, data: str | None = None, chat_id: int | None = None
+    ) -> int:
+        """A press whose callback data is missing (``None``) or empty, as a forged update may carry."""
+        chat_id = user_id if chat_id is None else chat_id
+        with self._cond:
+            query_id = str(next(self._ids) * 7_654_321)
+            self._callbacks[query_id] = False
+            payload = {
+                "id": query_id,
+                "from": self._user(user_id, "Tester", None),
+                "chat_instance": str(10**12 + abs(chat_id)),
+                "message": self._messages[(chat_id, message_id)],
+            }
+            if data is not None:
+                payload["data"] = data
+            return self._push_update("callback_query", payload)
+
+    def redeliver(self, update_id: int) -> None:
+        """Queue an update again, as Telegram does when the bot stopped before confirming it
+        (a crash between handling an update and the next getUpdates' offset)."""
+        with self._cond:
+            if all(u["update_id"] != update_id for u in self._updates):
+                self._updates = sorted([*self._updates, self._history[update_id]], key=lambda u: u["update_id"])
+        self._loop.call_soon_threadsafe(self._wake_pollers)
 
     def block_user(self, user_id: int) -> None:
         """From now on, requests to this user's chat answer 403 bot was blocked."""

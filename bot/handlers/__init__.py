@@ -1,6 +1,7 @@
 """The handlers, one module per family, and ``register(app)``: the tables that wire them in.
 
 Update flow (handler groups run in this order for every update):
+  -3  the outbox learns which update is being handled, so its answer is sent once (outbox.py)
   -2  group policy: in groups, drop what is not addressed to the bot (gate.py)
   -1  gate: per-user rate limit, then access (unknown users are refused politely; gate.py)
    0  the handlers: commands, documents, questions, buttons, and a fallback for everything else
@@ -19,6 +20,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from .. import callback_data as cb
+from .. import outbox
 from . import access_requests, admins, coordinators, gate, officials, team
 
 COMMANDS = {
@@ -26,6 +28,7 @@ COMMANDS = {
     "help": officials.help_command,
     "language": officials.language_command,
     "topics": officials.topics_command,
+    "brief": officials.brief_command,
     "new": officials.new_question,
     "reindex": admins.reindex,
     "status": admins.status,
@@ -39,6 +42,8 @@ BUTTONS = {
     cb.MORE: officials.on_more,
     cb.FULL: officials.on_full,
     cb.SOURCES: officials.on_sources,
+    cb.BRIEF_ANSWER: officials.on_brief_answer,
+    cb.BRIEF_PRACTICE: officials.on_brief_practice,
     cb.FEEDBACK: officials.on_feedback,
     cb.TOPICS: officials.on_topics,
     cb.TOPIC: officials.on_topic,
@@ -57,6 +62,7 @@ BUTTONS = {
 
 
 def register(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, outbox.begin_update), group=-3)
     app.add_handler(TypeHandler(Update, gate.group_policy), group=-2)
     app.add_handler(TypeHandler(Update, gate.gate), group=-1)
     for name, callback in COMMANDS.items():
@@ -66,6 +72,7 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(filters.TEXT & filters.REPLY & ~filters.COMMAND, team.on_reply))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, officials.question))
     app.add_handler(MessageHandler(filters.COMMAND, officials.unknown_command))
+    app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE, officials.voice))
     app.add_handler(MessageHandler(filters.ALL, officials.unsupported))
     for action, callback in BUTTONS.items():
         app.add_handler(CallbackQueryHandler(callback, pattern=cb.pattern(action)))

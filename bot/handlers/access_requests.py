@@ -12,9 +12,10 @@ from telegram.ext import ContextTypes
 
 from .. import callback_data as cb
 from ..access import Role
+from ..bidi import isolate, strip_controls
 from ..database import APPROVED, DENIED
 from ..languages import telegram_language
-from ..markup import UI
+from ..markup import UI, user_value
 from ..sending import answer_query, notify_admins, send_html
 from ..services import services
 from ..texts import LANGUAGES
@@ -37,7 +38,8 @@ async def on_request_access(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     if not s.access.admins:
         await answer_query(update, ui.plain("access_no_admins"), alert=True)
         return
-    if not s.db.request_access(user.id, user.first_name, user.username, language):
+    stored_name = strip_controls(user.first_name)[:200]  # what an admin sees later, cleaned at the edge
+    if not s.db.request_access(user.id, stored_name, user.username, language):
         status = s.db.user_status(user.id)
         await answer_query(update, ui.plain("access_declined" if status == DENIED else "access_pending"), alert=True)
         return
@@ -48,8 +50,9 @@ async def on_request_access(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         context,
         "access_request_admin",
         lambda admin_ui: decision_keyboard(admin_ui, user.id),
-        name=user.full_name,
-        username=f" @{user.username}" if user.username else "",
+        name=user_value(user.full_name),
+        # " @name" after the name: the space outside the isolate (user_value trims its edges)
+        username=f" {isolate(user_value(f'@{user.username}'))}" if user.username else "",
         user_id=user.id,
         language=language,
     )
@@ -75,7 +78,11 @@ async def on_decision(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI
     await answer_query(update)
     decision = ui.plain("decision_approved" if status == APPROVED else "decision_denied")
     summary = ui.html(
-        "access_decided_admin", name=row["first_name"] or "?", user_id=user_id, decision=decision, admin=admin.full_name
+        "access_decided_admin",
+        name=user_value(row["first_name"] or "?"),
+        user_id=user_id,
+        decision=decision,
+        admin=user_value(admin.full_name),
     )
     try:
         await query.edit_message_text(summary, parse_mode="HTML")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 from telegram import Update
@@ -13,7 +14,7 @@ from ..access import Role
 from ..charts import stats_chart
 from ..database import AUDIT_REMOVED
 from ..gap_report import DEFAULT_DAYS, gap_groups
-from ..markup import UI, esc
+from ..markup import UI, esc, user_value
 from ..sending import reply_html, typing
 from ..services import services
 from ..views import audit_blocks, failure_blocks, gaps_blocks
@@ -62,22 +63,36 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
     index = s.engine.index
     seconds = int(time.monotonic() - s.started)
     uptime = ui.plain("uptime", days=seconds // 86400, hours=seconds % 86400 // 3600, minutes=seconds % 3600 // 60)
-    await reply_html(
-        update,
-        context,
-        [
-            ui.html(
-                "status",
-                model=index.model_id,
-                practices=len(index.practices),
-                passages=len(index.passages),
-                built_at=index.meta.get("built_at", "?"),
-                uptime=uptime,
-                today=s.db.questions_today(),
-            ),
-            *audit_blocks(ui, s.db.audit_log(AUDIT_SHOWN)),  # who changed which practice, latest first
-        ],
+    text = ui.html(
+        "status",
+        model=index.model_id,
+        practices=len(index.practices),
+        passages=len(index.passages),
+        built_at=index.meta.get("built_at", "?"),
+        uptime=uptime,
+        today=_or_unknown(s.db.questions_today),
     )
+    counts = _or_unknown(s.db.outbox_counts)
+    if isinstance(counts, dict):  # undeliverable answers are visible here and in the dashboard
+        outbox_line = ui.html(
+            "status_outbox",
+            waiting=counts.get("pending", 0) + counts.get("sending", 0),
+            uncertain=counts.get("uncertain", 0),
+            failed=counts.get("failed", 0),
+        )
+        text = f"{text}\n{outbox_line}"
+    for error in s.incidents.active().values():
+        text = f"{text}\n{ui.html('status_write_trouble', error=error[:200])}"
+    audit = _or_unknown(lambda: s.db.audit_log(AUDIT_SHOWN))  # who changed which practice, latest first
+    await reply_html(update, context, [text, *(audit_blocks(ui, audit) if isinstance(audit, list) else [])])
+
+
+def _or_unknown(read):
+    """A number for /status, or "?" when the database cannot be read (the status still answers)."""
+    try:
+        return read()
+    except sqlite3.Error:
+        return "?"
 
 
 @requires(Role.ADMIN)
@@ -115,7 +130,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> N
     blocks.append(f"<b>{ui.html('stats_days', days=STATS_DAYS)}</b>\n" + "\n".join(days))
     await reply_html(update, context, blocks)
     try:  # the same numbers as a chart; the text above already answered if this fails
-        chart = await services(context).blocking(stats_chart, data, STATS_DAYS)
+        chart = await services(context).blocking(stats_chart, data, STATS_DAYS, None, ui.language)
         await update.effective_message.reply_photo(chart, filename="peerbot-stats.png")
     except Exception:
         log.warning("could not send the /stats chart", exc_info=True)
@@ -132,7 +147,7 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI) -> 
     async with s.knowledge_lock:
         relative = kf.find_practice_file(s.engine, practice_id)
         if relative is None:
-            await reply_html(update, context, ui.html("remove_not_found", id=args[0][:100]))
+            await reply_html(update, context, ui.html("remove_not_found", id=user_value(args[0], 100)))
             return
         outcome = await s.blocking(kf.remove, s.engine, s.settings.data_dir, relative)
     if not outcome.ok:

@@ -32,7 +32,7 @@ from ..database import (
     UPLOAD_PUBLISHED,
     UPLOAD_PUBLISHING,
 )
-from ..markup import UI
+from ..markup import UI, user_value
 from ..practice_template import TEMPLATE_NAME, practice_template
 from ..sending import answer_query, reply_html, send_html
 from ..services import services
@@ -42,6 +42,12 @@ from .roles import requires
 log = logging.getLogger(__name__)
 
 UPLOAD_MAX_AGE = timedelta(days=1)
+UPLOAD_STATE_TEXTS = {
+    UPLOAD_PUBLISHED: "upload_state_published",
+    UPLOAD_CANCELLED: "upload_state_cancelled",
+    UPLOAD_FAILED: "upload_state_failed",
+    UPLOAD_PUBLISHING: "upload_state_publishing",
+}
 
 
 @requires(Role.COORDINATOR, refusal="document_not_allowed")
@@ -54,11 +60,11 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI
     document = message.document
     name = document.file_name or ""
     if not kf.is_markdown_name(name):
-        await reply_html(update, context, ui.html("upload_not_markdown", name=short(name) or "?"))
+        await reply_html(update, context, ui.html("upload_not_markdown", name=user_value(short(name) or "?")))
         return
     if not kf.is_safe_name(name):
         log.warning("user %s uploaded a file with an unsafe name %r", user.id, name[:200])
-        await reply_html(update, context, ui.html("upload_unsafe_name", name=short(name)))
+        await reply_html(update, context, ui.html("upload_unsafe_name", name=user_value(short(name))))
         return
     if document.file_size is not None and document.file_size > MAX_FILE_BYTES:
         await reply_html(update, context, _too_big(ui, document.file_size))
@@ -74,7 +80,9 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI
         return
     checked = await s.blocking(kf.check_upload, s.engine.knowledge_dir, name, data)
     if not checked.ok:
-        await reply_html(update, context, problems_blocks(ui, "upload_problems", checked.problems, name=short(name)))
+        await reply_html(
+            update, context, problems_blocks(ui, "upload_problems", checked.problems, name=user_value(short(name)))
+        )
         return
     upload_id = s.db.add_upload(user.id, name, checked.relative_path.as_posix(), checked.practice.id, data)
     taxonomy = s.engine.index.taxonomy
@@ -96,11 +104,15 @@ def _too_big(ui: UI, size: int) -> str:
 async def _claim_pressed_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI, status: str):
     """The upload a Publish/Cancel press is for, claimed for its uploader; None after answering why not."""
     query = update.callback_query
-    upload = services(context).db.claim_upload(
-        cb.parse(query.data).number(0), query.from_user.id, status, UPLOAD_MAX_AGE
-    )
+    db = services(context).db
+    upload_id = cb.parse(query.data).number(0)
+    upload = db.claim_upload(upload_id, query.from_user.id, status, UPLOAD_MAX_AGE)
     if upload is None:
-        await answer_query(update, ui.plain("upload_not_pending"), alert=True)
+        # Say what is true of it: published, cancelled, failed (or cut off and undone), under way, or too old.
+        current = db.upload(upload_id)
+        mine = current is not None and current.user_id == query.from_user.id
+        key = UPLOAD_STATE_TEXTS.get(current.status, "upload_not_pending") if mine else "upload_not_pending"
+        await answer_query(update, ui.plain(key), alert=True)
     return upload
 
 
@@ -117,7 +129,14 @@ async def on_publish(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: UI)
     chat_id = query.message.chat.id
     await send_html(context, chat_id, ui.html("upload_publishing", id=upload.practice_id))
     async with s.knowledge_lock:
-        outcome = await s.blocking(kf.publish, s.engine, s.settings.data_dir, upload.file_name, upload.content)
+        outcome = await s.blocking(
+            kf.publish,
+            s.engine,
+            s.settings.data_dir,
+            upload.file_name,
+            upload.content,
+            lambda path: s.db.set_upload_backup(upload.id, str(path or "")),
+        )
     if outcome.ok:
         s.db.finish_upload(upload.id, UPLOAD_PUBLISHED, str(outcome.backup or ""))
         action = AUDIT_REPLACED if outcome.backup else AUDIT_PUBLISHED  # a replaced file is backed up first

@@ -74,7 +74,9 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply_html(update, context, ui.html("rate_limited", seconds=int(wait + 0.999)))
         raise ApplicationHandlerStop
     query = update.callback_query
-    if query is not None and query.message is None:  # the bot never sends inline-mode messages
+    # The bot never sends inline-mode messages, nor buttons without data; and PTB hands a press
+    # without data (or with empty data) to the first button handler whatever its pattern.
+    if query is not None and (query.message is None or not query.data):
         await answer_query(update, UI(interface_language(s, user)).plain("button_invalid"))
         raise ApplicationHandlerStop
     if s.access.role(user.id) >= Role.OFFICIAL:

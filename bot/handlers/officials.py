@@ -16,19 +16,23 @@ from index.search import Filters
 
 from .. import callback_data as cb
 from ..access import Role
+from ..bidi import strip_controls
+from ..bookkeeping import record
 from ..command_menus import set_chat_menu
 from ..languages import interface_language, question_language, reply_language, ui_for, view_language
-from ..markup import UI
+from ..markup import UI, user_value
 from ..sending import answer_query, reply_html, send_html, typing
 from ..services import services
 from ..texts import LANGUAGES
 from ..views import (
     MAX_RESULTS,
+    briefing_file_name,
     followup_notice,
     full_practice_blocks,
     language_keyboard,
     narrow_view,
     no_match_view,
+    practice_keyboard,
     results_view,
     sources_blocks,
     topic_page,
@@ -46,7 +50,7 @@ MAX_QUESTION_CHARS = 1000
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ui = ui_for(context, update.effective_user)
-    text = ui.html("welcome", name=update.effective_user.first_name) + "\n\n" + ui.html("choose_language")
+    text = ui.html("welcome", name=user_value(update.effective_user.first_name)) + "\n\n" + ui.html("choose_language")
     await reply_html(update, context, text, language_keyboard())
 
 
@@ -121,7 +125,7 @@ async def on_topic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def clean_question(text: str, bot_username: str | None) -> str:
     if bot_username:
         text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
-    return " ".join(text.split())
+    return " ".join(strip_controls(text).split())  # stored as cleaned: the log, /gaps and the dashboard show it
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -152,7 +156,11 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             answer = await s.blocking(s.engine.ask, text)
     latency_ms = (time.perf_counter() - started) * 1000
     s.followups.remember(chat.id, turn)
-    question_id = s.db.log_question(
+    # Answers first: the question log is bookkeeping, and a full disk must not cost the answer.
+    question_id = await record(
+        context,
+        "the question log",
+        s.db.log_question,
         user.id,
         chat.id,
         reading.question,  # what was answered: "More results" and the gaps report re-read it
@@ -162,9 +170,10 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         [r.hit.score for r in answer.results],
         answer.confident,
         latency_ms,
+        update_id=update.update_id,
     )
     log.info(
-        "question %d (%s, %d chars%s): confident=%s in %.0f ms",
+        "question %s (%s, %d chars%s): confident=%s in %.0f ms",
         question_id,
         answer.language,
         len(text),
@@ -298,8 +307,83 @@ async def _practice_view(update: Update, context: ContextTypes.DEFAULT_TYPE, ful
         await answer_query(update, ui.plain("practice_gone"), alert=True)
         return
     await answer_query(update)
-    blocks = full_practice_blocks(ui, practice, index.taxonomy) if full else sources_blocks(ui, practice, titled=True)
-    await send_html(context, update.effective_chat.id, blocks)
+    if full:
+        blocks, markup = full_practice_blocks(ui, practice, index.taxonomy), practice_keyboard(ui, practice)
+    else:
+        blocks, markup = sources_blocks(ui, practice, titled=True), None
+    await send_html(context, update.effective_chat.id, blocks, markup)
+
+
+# -- briefing PDFs -----------------------------------------------------------------------
+
+
+async def on_brief_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """📄 under an answer: the practices of that answer, with its question."""
+    _, row, ui = _question_of_chat(context, update)
+    practices = services(context).engine.index.practices
+    found = [practices[pid] for pid in (row.results if row else []) if pid in practices]
+    if not found:
+        await answer_query(update, ui.plain("button_invalid"))
+        return
+    await answer_query(update)
+    await _send_briefing(context, update.effective_chat.id, ui, found, row.question)
+
+
+async def on_brief_practice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """📄 under a full practice: that practice alone."""
+    parsed = cb.parse(update.callback_query.data)
+    ui = UI(view_language(context, update, parsed.args[1]))
+    practice = services(context).engine.index.practice_by_digest.get(parsed.args[0])
+    if practice is None:
+        await answer_query(update, ui.plain("practice_gone"), alert=True)
+        return
+    await answer_query(update)
+    await _send_briefing(context, update.effective_chat.id, ui, [practice], None)
+
+
+async def brief_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/brief: the practices of the user's last answer here; /brief ID: that practice."""
+    s = services(context)
+    user, chat = update.effective_user, update.effective_chat
+    ui = ui_for(context, user)
+    practices = s.engine.index.practices
+    if context.args:
+        practice_id = context.args[0].strip().lower()
+        if practice_id not in practices:
+            await reply_html(update, context, ui.html("remove_not_found", id=context.args[0][:100]))
+            return
+        await _send_briefing(context, chat.id, ui, [practices[practice_id]], None)
+        return
+    row = s.db.last_answered(user.id, chat.id)
+    found = [practices[pid] for pid in (row.results if row else []) if pid in practices]
+    if not found:
+        await reply_html(update, context, ui.html("brief_nothing"))
+        return
+    ui = UI(s.db.language(user.id) or row.reply_language)
+    await _send_briefing(context, chat.id, ui, found, row.question)
+
+
+async def _send_briefing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, ui: UI, practices, question) -> None:
+    from datetime import UTC, datetime
+
+    from index.errors import BriefingUnavailable
+    from index.reading import read_practice
+
+    from ..briefing import briefing_pdf
+
+    s = services(context)
+    made_on = datetime.now(UTC).date()
+    readings = [read_practice(p, ui.language) for p in practices]
+    try:
+        async with typing(context, chat_id):
+            pdf = await s.blocking(briefing_pdf, readings, s.engine.index.taxonomy, ui.language, question, made_on)
+    except BriefingUnavailable as exc:
+        log.warning("no briefing: %s", exc)
+        await send_html(context, chat_id, ui.html("brief_failed"))
+        return
+    await context.bot.send_document(
+        chat_id, pdf, filename=briefing_file_name(made_on), caption=ui.plain("brief_caption")
+    )
 
 
 # -- everything else a user may send -----------------------------------------------------
@@ -308,6 +392,13 @@ async def _practice_view(update: Update, context: ContextTypes.DEFAULT_TYPE, ful
 async def unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, voice notes, locations…: say what the bot can read."""
     await reply_html(update, context, ui_for(context, update.effective_user).html("unsupported_message"))
+
+
+async def voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Voice notes, audio and round videos: a request to type, in the sender's language. Offline
+    Arabic speech recognition is not good enough to answer from (issue 14: Whisper base, the
+    largest packaged whole, had a 73 % word error rate on clean synthetic Arabic)."""
+    await reply_html(update, context, ui_for(context, update.effective_user).html("voice_not_supported"))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
