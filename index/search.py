@@ -10,7 +10,9 @@ Ranking, per question:
    square of the share of practices that have text in the passage's language (a word match in
    Arabic can only lift practices that have Arabic text: docs/quality.md, "Language-fair ranking");
 4. practices ranked by their best passage plus a fifth of their second-best; the best passage is
-   the snippet.
+   the snippet. A practice with no text in a language is scored for it as its best English
+   passage plus the typical gain of the practices that have it (``missing_language_gain``), so that
+   having translations is not in itself an advantage.
 Confidence: index/answerability.py for the model it was fitted for, else two floors (see docs).
 """
 
@@ -44,6 +46,10 @@ class RankingConfig:
     lexical: bool = True
     centring: bool = True
     candidates: int = 256
+    # Up to this many passages every passage is scored exactly (about 0.05 ms at the shipped size):
+    # with Arabic bodies an Arabic question's 256 nearest passages are nearly all Arabic, so English
+    # evidence (what answerability and missing_language_gain compare on) fell outside the candidates.
+    exact_up_to: int = 2048
     lexical_weight_same_language: float = 0.06
     lexical_weight_same_script: float = 0.03
     # Lexical evidence in a passage language counts in proportion to the share of practices that
@@ -52,6 +58,14 @@ class RankingConfig:
     lexical_coverage_power: float = 2.0
     # A practice's score adds this share of its second-best passage's (0: its best passage alone).
     second_passage_weight: float = 0.2
+    # A practice with no text in a language is scored, for that language, as its best English
+    # passage plus this quantile of what the practices that have it gain over their English, per
+    # question (None: not imputed). English is the one scale every practice has; without this a
+    # practice with Arabic text scores the best of two languages' passages and an English-only one
+    # the best of one, which lifts irrelevant translated practices above relevant English-only ones
+    # for Arabic questions (docs/quality.md, "Language-fair ranking"). Where every practice has
+    # every language (the shipped knowledge) nothing is imputed and nothing changes.
+    missing_language_gain: float | None = 0.85
     # Confidence for a model answerability was not fitted for: the best passage's raw cosine, and
     # how far the best practice stands above the per-language mean. Calibrated for e5 on
     # tests/eval/questions.jsonl before issue 12 (docs/quality.md): re-calibrate for another model.
@@ -202,6 +216,8 @@ class SearchIndex:
         self._coverage = np.array(
             [len(with_text[lang]) / max(1, len(self._practice_ids)) for lang in self._languages], dtype=np.float32
         )
+        self._has_text = np.zeros((len(self._practice_ids), len(self._languages)), dtype=bool)
+        self._has_text[self._passage_practice_code, self._passage_language_code] = True
         self._filtered: dict = {}  # filters -> the passages they allow (an immutable index never invalidates it)
 
     # -- lookups, computed once per loaded generation (it never changes) --------------------
@@ -308,11 +324,11 @@ class SearchIndex:
             if allowed is None:
                 return Ranking([], False, filtered_out=True)
 
-        if allowed is None and config.dense:
+        if allowed is None and config.dense and n > config.exact_up_to:
             candidates, dense = self._dense_candidates(query_vector, config.candidates)
         else:
-            # Filters and lexical-only ranking must see every passage they allow, not only the
-            # nearest ones: score those exactly, best first, as a full FAISS search would.
+            # Filters, lexical-only ranking and small indexes see every passage they allow, not only
+            # the nearest ones: score those exactly, best first, as a full FAISS search would.
             candidates = allowed if allowed is not None else np.arange(n)
             dense = (self.matrix[candidates] @ query_vector).astype(np.float32, copy=False)
             order = np.argsort(-dense, kind="stable")
@@ -345,6 +361,13 @@ class SearchIndex:
         _, first = np.unique(practice_codes[by_score], return_index=True)
         best = by_score[first]
         score = fused
+        if config.missing_language_gain is not None and english.any():
+            imputed = self._imputed_scores(fused, english, language_codes, practice_codes, config.missing_language_gain)
+            score = fused.copy()
+            score[best] = np.maximum(fused[best], imputed[practice_codes[best]])
+            fused_best = score[best]
+        else:
+            fused_best = fused[best]
         if config.second_passage_weight:
             rest = np.ones(len(by_score), dtype=bool)
             rest[first] = False
@@ -353,7 +376,7 @@ class SearchIndex:
             bonus = np.zeros(len(self._practice_ids), dtype=np.float32)
             bonus[codes] = fused[later[second]]
             score = fused.copy()
-            score[best] = fused[best] + config.second_passage_weight * bonus[practice_codes[best]]
+            score[best] = fused_best + config.second_passage_weight * bonus[practice_codes[best]]
         chosen = best[np.lexsort((practice_codes[best], -score[best]))]
         hits = [
             Hit(
@@ -376,11 +399,43 @@ class SearchIndex:
         features = self._features(
             evidence, language_codes, practice_codes, dense, top_dense, feature_centred, lexical_en
         )
+        # Whether English evidence alone would pick the same practice, and how far that practice's
+        # English evidence stands above the question's English mean: both exist on any corpus.
+        english_evidence = evidence & english
+        top_code = practice_codes[chosen[0]]
+        own_english = english_evidence & (practice_codes == top_code)
+        features["centred_en"] = float(always_centred[own_english].max()) if own_english.any() else 0.0
+        if english_evidence.any():
+            leader = practice_codes[english_evidence][int(np.argmax(dense[english_evidence]))]
+            features["agree_en"] = float(leader == top_code)
+        else:
+            features["agree_en"] = 0.0
+        features["margin_top"] = float(score[chosen[0]] - score[chosen[1]]) if len(chosen) > 1 else 0.0
         if config.answerability is not None and self.model_id.startswith(config.answerability.model_prefix):
             confident = config.answerability.probability(language, features) >= config.min_confidence
         else:
             confident = top_dense >= config.min_dense_score and top_centred >= config.min_centred_score
         return Ranking(hits, confident, top_dense=top_dense, top_centred=top_centred, features=features)
+
+    def _imputed_scores(self, fused, english, language_codes, practice_codes, quantile) -> np.ndarray:
+        """Per practice: for each language it has no text in, its best English score plus the typical gain
+        (``quantile`` of best-in-language minus best-English) of the practices that have that language."""
+        n_practices, n_languages = len(self._practice_ids), len(self._languages)
+        best = np.full((n_practices, n_languages), -np.inf, dtype=np.float32)
+        np.maximum.at(best, (practice_codes, language_codes), fused)
+        english_best = best[:, self._language_code_en]
+        imputed = np.full(n_practices, -np.inf, dtype=np.float32)
+        for k in range(n_languages):
+            if k == self._language_code_en:
+                continue
+            lacking = ~self._has_text[:, k]
+            both = np.isfinite(best[:, k]) & np.isfinite(english_best)
+            if not lacking.any() or not both.any():
+                continue
+            gain = float(np.quantile(best[both, k] - english_best[both], quantile))
+            if gain > 0:
+                imputed = np.where(lacking, np.maximum(imputed, english_best + np.float32(gain)), imputed)
+        return imputed
 
     def _features(self, evidence, language_codes, practice_codes, dense, top_dense, top_centred, lexical_en) -> dict:
         """What answerability is decided on (index/answerability.py), for the candidates of one question."""
