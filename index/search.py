@@ -399,23 +399,30 @@ class SearchIndex:
         features = self._features(
             evidence, language_codes, practice_codes, dense, top_dense, feature_centred, lexical_en
         )
-        # Whether English evidence alone would pick the same practice, and how far that practice's
-        # English evidence stands above the question's English mean: both exist on any corpus.
-        english_evidence = evidence & english
+        # Same-language evidence compared like with like: how much more the top practice gains from
+        # text in the question's language than practices with such text typically do (0 where none).
         top_code = practice_codes[chosen[0]]
-        own_english = english_evidence & (practice_codes == top_code)
-        features["centred_en"] = float(always_centred[own_english].max()) if own_english.any() else 0.0
-        if english_evidence.any():
-            leader = practice_codes[english_evidence][int(np.argmax(dense[english_evidence]))]
-            features["agree_en"] = float(leader == top_code)
-        else:
-            features["agree_en"] = 0.0
-        features["margin_top"] = float(score[chosen[0]] - score[chosen[1]]) if len(chosen) > 1 else 0.0
+        features["lift_same"] = self._same_language_lift(language, evidence, language_codes, practice_codes, dense, top_code)
         if config.answerability is not None and self.model_id.startswith(config.answerability.model_prefix):
             confident = config.answerability.probability(language, features) >= config.min_confidence
         else:
             confident = top_dense >= config.min_dense_score and top_centred >= config.min_centred_score
         return Ranking(hits, confident, top_dense=top_dense, top_centred=top_centred, features=features)
+
+    def _same_language_lift(self, language, evidence, language_codes, practice_codes, dense, top_code) -> float:
+        """How much more the top practice's evidence in the question's language scores than its English, minus
+        the median of that difference over the practices that have both (0: no such evidence)."""
+        code = self._languages.index(language) if language in self._languages else -1
+        if code < 0 or code == self._language_code_en:
+            return 0.0
+        best = np.full((len(self._practice_ids), 2), -np.inf, dtype=np.float32)
+        for column, k in enumerate((code, self._language_code_en)):
+            mask = evidence & (language_codes == k)
+            np.maximum.at(best[:, column], practice_codes[mask], dense[mask])
+        both = np.isfinite(best).all(axis=1)
+        if not both[top_code]:
+            return 0.0
+        return float(best[top_code, 0] - best[top_code, 1] - np.median(best[both, 0] - best[both, 1]))
 
     def _imputed_scores(self, fused, english, language_codes, practice_codes, quantile) -> np.ndarray:
         """Per practice: for each language it has no text in, its best English score plus the typical gain

@@ -18,8 +18,8 @@ def _row(i: int, language: str, in_scope: bool, rng: random.Random) -> tuple:
     features = {
         "dense_en": level + rng.gauss(0, 0.015),
         "top_centred": (0.05 if in_scope else 0.02) + rng.gauss(0, 0.01),
-        "margin_en": abs(rng.gauss(0, 0.01)),
         "lexical_en": abs(rng.gauss(3, 1)),
+        "lift_same": rng.gauss(0, 0.01),
     }
     return (f"question {language} {i} {in_scope}", language, features, in_scope)
 
@@ -31,19 +31,19 @@ def test_fit_learns_a_separable_rule_and_its_threshold_out_of_fold():
     assert result.out_of_fold["answered"] >= 0.9 and result.out_of_fold["no_answer"] >= 0.9
     model = result.answerability
     assert [m[0] for m in model.models] == ["ar", "en"]
-    high = {"dense_en": 0.87, "top_centred": 0.06, "margin_en": 0.01, "lexical_en": 3.0}
-    low = {"dense_en": 0.79, "top_centred": 0.01, "margin_en": 0.01, "lexical_en": 3.0}
+    high = {"dense_en": 0.87, "top_centred": 0.06, "lexical_en": 3.0, "lift_same": 0.0}
+    low = {"dense_en": 0.79, "top_centred": 0.01, "lexical_en": 3.0, "lift_same": 0.0}
     for language in ("en", "ar", "sl"):  # sl: no model of its own, the English one
         assert model.probability(language, high) > result.threshold > model.probability(language, low)
 
 
 def test_feature_vector_is_in_the_documented_order():
-    assert FEATURES == ("dense_en", "top_centred", "margin_en", "lexical_en")
-    assert feature_vector({"dense_en": 0.8, "top_centred": 0.1, "margin_en": 0.2, "lexical_en": 0.0}) == [
+    assert FEATURES == ("dense_en", "top_centred", "lexical_en", "lift_same")
+    assert feature_vector({"dense_en": 0.8, "top_centred": 0.1, "lexical_en": 0.0, "lift_same": 0.2}) == [
         0.8,
         0.1,
-        0.2,
         0.0,
+        0.2,
     ]
 
 
