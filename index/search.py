@@ -402,7 +402,9 @@ class SearchIndex:
         # Same-language evidence compared like with like: how much more the top practice gains from
         # text in the question's language than practices with such text typically do (0 where none).
         top_code = practice_codes[chosen[0]]
-        features["lift_same"] = self._same_language_lift(language, evidence, language_codes, practice_codes, dense, top_code)
+        features["lift_same"] = self._same_language_lift(
+            language, evidence, language_codes, practice_codes, dense, top_code
+        )
         if config.answerability is not None and self.model_id.startswith(config.answerability.model_prefix):
             confident = config.answerability.probability(language, features) >= config.min_confidence
         else:
