@@ -399,11 +399,16 @@ class SearchIndex:
         features = self._features(
             evidence, language_codes, practice_codes, dense, top_dense, feature_centred, lexical_en
         )
+        # The best English evidence over the question's mean English cosine: a short question ("power
+        # cuts") meets every passage higher, so its raw cosine looks like an answer on any corpus.
+        english_evidence = evidence & english
+        features["dense_en_centred"] = (
+            float(dense[english_evidence].max() - offsets[self._language_code_en]) if english_evidence.any() else 0.0
+        )
         # Same-language evidence compared like with like: how much more the top practice gains from
         # text in the question's language than practices with such text typically do (0 where none).
-        top_code = practice_codes[chosen[0]]
         features["lift_same"] = self._same_language_lift(
-            language, evidence, language_codes, practice_codes, dense, top_code
+            language, evidence, language_codes, practice_codes, dense, practice_codes[chosen[0]]
         )
         if config.answerability is not None and self.model_id.startswith(config.answerability.model_prefix):
             confident = config.answerability.probability(language, features) >= config.min_confidence

@@ -18,6 +18,7 @@ def _row(i: int, language: str, in_scope: bool, rng: random.Random) -> tuple:
     features = {
         "dense_en": level + rng.gauss(0, 0.015),
         "top_centred": (0.05 if in_scope else 0.02) + rng.gauss(0, 0.01),
+        "dense_en_centred": (0.06 if in_scope else 0.03) + rng.gauss(0, 0.01),
         "lexical_en": abs(rng.gauss(3, 1)),
         "lift_same": rng.gauss(0, 0.01),
     }
@@ -31,20 +32,16 @@ def test_fit_learns_a_separable_rule_and_its_threshold_out_of_fold():
     assert result.out_of_fold["answered"] >= 0.9 and result.out_of_fold["no_answer"] >= 0.9
     model = result.answerability
     assert [m[0] for m in model.models] == ["ar", "en"]
-    high = {"dense_en": 0.87, "top_centred": 0.06, "lexical_en": 3.0, "lift_same": 0.0}
-    low = {"dense_en": 0.79, "top_centred": 0.01, "lexical_en": 3.0, "lift_same": 0.0}
+    high = {"dense_en": 0.87, "dense_en_centred": 0.06, "top_centred": 0.06, "lexical_en": 3.0, "lift_same": 0.0}
+    low = {"dense_en": 0.79, "dense_en_centred": 0.03, "top_centred": 0.01, "lexical_en": 3.0, "lift_same": 0.0}
     for language in ("en", "ar", "sl"):  # sl: no model of its own, the English one
         assert model.probability(language, high) > result.threshold > model.probability(language, low)
 
 
 def test_feature_vector_is_in_the_documented_order():
-    assert FEATURES == ("dense_en", "top_centred", "lexical_en", "lift_same")
-    assert feature_vector({"dense_en": 0.8, "top_centred": 0.1, "lexical_en": 0.0, "lift_same": 0.2}) == [
-        0.8,
-        0.1,
-        0.0,
-        0.2,
-    ]
+    assert FEATURES == ("dense_en", "dense_en_centred", "top_centred", "lexical_en", "lift_same")
+    features = {"dense_en": 0.8, "dense_en_centred": 0.05, "top_centred": 0.1, "lexical_en": 0.0, "lift_same": 0.2}
+    assert feature_vector(features) == [0.8, 0.05, 0.1, 0.0, 0.2]
 
 
 def test_the_shipped_model_covers_the_three_languages_and_a_probability_floor():
@@ -70,8 +67,8 @@ def test_another_model_keeps_the_two_floors(index: SearchIndex, fake_embedder):
 def test_the_model_decides_for_the_index_it_was_fitted_for(index: SearchIndex, fake_embedder):
     question = "How did Kočevje deliver food packages without cash?"
     vector = fake_embedder.encode_queries([question])[0]
-    always = Answerability(index.model_id, (("en", (0.0, 0.0, 0.0, 0.0), 5.0),))
-    never = Answerability(index.model_id, (("en", (0.0, 0.0, 0.0, 0.0), -5.0),))
+    always = Answerability(index.model_id, (("en", (0.0,) * len(FEATURES), 5.0),))
+    never = Answerability(index.model_id, (("en", (0.0,) * len(FEATURES), -5.0),))
     lenient = RankingConfig(min_dense_score=-1.0, min_centred_score=-1.0)
     assert index.rank(question, vector, "en", lenient.variant(answerability=always)).confident
     assert not index.rank(question, vector, "en", lenient.variant(answerability=never)).confident
