@@ -18,11 +18,12 @@ pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parent.parent
 GATE = {
     "en": {"recall@1": 0.90, "recall@3": 0.95, "mrr": 0.93},
-    "ar": {"recall@1": 0.87, "recall@3": 0.96, "mrr": 0.92},
+    "ar": {"recall@1": 0.91, "recall@3": 0.96, "mrr": 0.94},
     "sl": {"recall@1": 0.92, "recall@3": 0.96, "mrr": 0.95},
-    # Answerability (issue 12) trades in-scope confidence on this set (0.959 -> 0.912) for refusals
-    # that hold on hard out-of-scope questions and on English-only knowledge (docs/quality.md).
-    "all": {"answered_rate": 0.88, "no_answer_accuracy": 0.90},
+    # Answerability (issue 12) trades in-scope confidence on this set (0.959 -> 0.935 after its
+    # second round) for refusals that hold on hard out-of-scope questions and on English-only
+    # knowledge (docs/quality.md). Arabic recall@1 0.946, MRR 0.970 since every passage is scored.
+    "all": {"answered_rate": 0.90, "no_answer_accuracy": 0.90},
 }
 
 

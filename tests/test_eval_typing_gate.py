@@ -21,10 +21,11 @@ pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "tests" / "eval"
 GATE = {
-    # Measured on main's knowledge of 2026-12-03 (895 passages) with issue 12's answerability, both
-    # halves: Iraqi 0.91 / 0.97 / answered 0.74, Arabizi 0.88 / 0.96 / 0.83, hasty English 0.92 /
-    # 1.00, follow-ups R@3 en 0.92, ar 1.00, sl 1.00, R@1 0.92, answered 0.82. "Answered" moves with
-    # every knowledge edit (0.79 -> 0.74 for Iraqi from one merge), hence its wider margin.
+    # Measured on main's knowledge of 2026-12-03 (895 passages) with issue 12's second-round
+    # answerability, both halves: Iraqi 0.91 / 0.97 / answered 0.80, Arabizi 0.88 / 0.96 / 0.79,
+    # hasty English 0.92 / 1.00, follow-ups R@3 en 0.92, ar 1.00, sl 1.00, R@1 0.92, answered 0.86.
+    # "Answered" moves with every knowledge edit and re-fit (Iraqi 0.79 -> 0.74 from one merge, 0.80
+    # after the re-fit; Arabizi 0.83 -> 0.79), hence its wider margin. Floors unchanged.
     "iraqi": {"ar": {"recall@1": 0.86, "recall@3": 0.93, "answered_rate": 0.69}},
     "arabizi": {"ar": {"recall@3": 0.87, "answered_rate": 0.75}},
     "hasty_en": {"en": {"recall@1": 0.88, "recall@3": 0.95}},
