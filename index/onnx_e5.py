@@ -27,10 +27,13 @@ import re
 import shutil
 import struct
 import tempfile
+import threading
 import unicodedata
 from pathlib import Path
 
 import numpy as np
+
+from .errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 ONNX_ENGINE = "onnxruntime-fp32"
@@ -160,16 +163,35 @@ class OnnxE5:
     engine = ONNX_ENGINE
 
     def __init__(self, onnx_folder: Path, model_folder: Path):
-        import onnxruntime as ort
-
+        # The session (0.2-0.5 s, in C++ without the GIL) is made on a thread of its own while the
+        # process goes on loading the index and Telegram's modules: the bot answers sooner.
+        self._session = None
+        self._failed: BaseException | None = None
+        self._opening = threading.Thread(target=self._open, args=(onnx_folder / GRAPH,), daemon=True)
+        self._opening.start()
         self.tokenizer = UnigramTokenizer.load(onnx_folder)
         self.words = _safetensor(model_folder / "model.safetensors", "embeddings.word_embeddings.weight")
         self.dim = int(self.words.shape[1])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(onnx_folder / GRAPH), options, providers=["CPUExecutionProvider"])
+
+    def _open(self, graph: Path) -> None:
+        try:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        except BaseException as exc:  # noqa: BLE001 - raised again by the first encode
+            self._failed = exc
+
+    @property
+    def session(self):
+        if self._session is None:
+            self._opening.join()
+            if self._failed is not None:
+                raise ModelUnavailable(f"cannot open the ONNX question engine: {self._failed}") from self._failed
+        return self._session
 
     def query(self, texts: list[str]) -> np.ndarray:
         return self.encode(texts, "query: ")
@@ -298,3 +320,11 @@ def _write_tokenizer(model_folder: Path, out: Path) -> None:
         if regex.startswith("["):
             meta["deleted" if content == "" else "spaced"] = chars(regex)
     (out / "normaliser.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def ensure_default_onnx(models_dir: Path) -> Path | None:
+    """Convert the default model if needed, then export its question engine (the container build runs this)."""
+    from .model_cache import default_source_sha256, ensure_default_model
+
+    folder, _ = ensure_default_model(Path(models_dir))
+    return ensure_onnx(Path(models_dir), folder, default_source_sha256(Path(models_dir)))
