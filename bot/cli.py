@@ -33,9 +33,11 @@ def _engine(settings: Settings, refresh: bool = True):
     from index.errors import DiskFull
 
     engine = Engine(_embedder(settings), settings.data_dir, settings.knowledge_dir, settings.ranking(), settings.top_k)
+    loaded = False
     if refresh:
         try:
             report = engine.rebuild()
+            loaded = True  # rebuild loads the index it made or found: loading it again cost ~0.3 s per start
             if report.changed:
                 click.echo(
                     f"index updated: {report.practices} practices, {report.passages} passages ({report.embedded} embedded)",
@@ -55,7 +57,8 @@ def _engine(settings: Settings, refresh: bool = True):
                 f"warning: cannot update the index in {settings.data_dir} ({exc.strerror or exc}); serving it as it is.",
                 err=True,
             )
-    engine.reload()  # a missing or damaged index, or one of another model: PeerbotError, see _Group
+    if not loaded:
+        engine.reload()  # a missing or damaged index, or one of another model: PeerbotError, see _Group
     return engine
 
 
@@ -486,9 +489,6 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
     In webhook mode a reverse proxy terminates HTTPS and forwards the URL's path to HOST:PORT;
     Telegram's posts must carry the secret token (PEERBOT_WEBHOOK_SECRET, or a random one per start).
     """
-    from .terminal_chat import run_chat
-    from .texts import Texts
-
     settings = _settings(ctx)
     if webhook_url is not None:
         if not webhook_url.startswith(("https://", "http://")):
@@ -503,6 +503,10 @@ def run(ctx: click.Context, webhook_url: str | None, listen: str | None, port: i
     if settings.telegram_bot_token is None:
         if webhook_url:
             raise click.UsageError("webhook mode needs TELEGRAM_BOT_TOKEN")
+        # Imported here: the Telegram path never needs the terminal chat (it cost ~0.1 s of every start).
+        from .terminal_chat import run_chat
+        from .texts import Texts
+
         click.echo(Texts("en")("chat_no_token"), err=True)
         run_chat(_engine(settings), sys.stdin, click.echo, settings.followup_minutes)
         return

