@@ -197,7 +197,7 @@ async def edit_command(update: Update, context: ContextTypes.DEFAULT_TYPE, ui: U
     relative = kf.find_practice_file(s.engine, practice_id)
     path = s.engine.knowledge_dir / relative if relative is not None else None
     if path is None or not path.is_file():
-        await reply_html(update, context, ui.html("remove_not_found", id=short(args[0], 100)))
+        await reply_html(update, context, ui.html("remove_not_found", id=user_value(args[0], 100)))
         return
     await update.effective_message.reply_document(
         path.read_bytes(), filename=path.name, caption=ui.plain("edit_caption", id=practice_id)
