@@ -118,5 +118,5 @@ async def test_template_and_edit_are_for_coordinators_and_edit_checks_its_id(bot
     assert usage.text == EN("edit_usage")
     for bad in ("no-such-practice", "../../etc/passwd"):
         [missing] = await bot.say(COORDINATOR, f"/edit {bad}")
-        assert missing.text == EN("remove_not_found", id=bad)
+        assert missing.text == EN("remove_not_found", id=f"{FSI}{bad}{PDI}")  # isolated, as every user value
     assert RLM not in usage.text
