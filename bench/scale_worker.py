@@ -76,6 +76,7 @@ class _Practice:
         self.path = f"practices/{pid}.md"
         self.meta = _Meta(meta)
         self.sections = sections
+        self.translations: dict = {}  # synthetic practices are written in English only
         self.content_hash = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
 
 
